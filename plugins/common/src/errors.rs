@@ -1,0 +1,217 @@
+//! Vendor error codes and what each means for the host.
+
+use plugin_api::Outcome;
+use serde_json::Value;
+
+use crate::{Secrets, body_prefix};
+
+/// What the host should do about a vendor error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Transient: try again later.
+    Retry,
+    /// The token was refused: get a new one, then try again.
+    RefreshToken,
+    /// Trying again cannot help.
+    Permanent,
+}
+
+/// A vendor's documented error codes, by class (from `vendors.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorTable {
+    pub retry: &'static [i64],
+    pub refresh_token: &'static [i64],
+    pub permanent: &'static [i64],
+}
+
+impl ErrorTable {
+    /// The class of a documented code; `None` for a code the table lacks.
+    pub fn class(&self, code: i64) -> Option<Class> {
+        self.codes()
+            .find(|(c, _)| *c == code)
+            .map(|(_, class)| class)
+    }
+
+    /// Every documented code with its class.
+    pub fn codes(&self) -> impl Iterator<Item = (i64, Class)> + '_ {
+        let with = |codes: &'static [i64], class| codes.iter().map(move |c| (*c, class));
+        with(self.retry, Class::Retry)
+            .chain(with(self.refresh_token, Class::RefreshToken))
+            .chain(with(self.permanent, Class::Permanent))
+    }
+}
+
+/// A vendor's error code and message, as the vendor sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorError {
+    pub code: i64,
+    pub message: String,
+}
+
+/// A JSON code: an integer, or a string of one (`"21003"`).
+pub fn json_code(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The `{"error": {"code": .., "message": ".."}}` envelope of EngageLab and
+/// JPush. `None` when the body has no such object with a readable code.
+pub fn error_envelope(body: &Value) -> Option<VendorError> {
+    let error = body.get("error")?;
+    let code = json_code(error.get("code")?)?;
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some(VendorError { code, message })
+}
+
+/// The outcome for a vendor error of the given class (`None`: not in the
+/// vendor's table). An unknown code is retried when the HTTP status is 5xx or
+/// 429 and is otherwise a permanent failure. The outcome's code is the
+/// vendor's code; its message is the vendor's, scrubbed and shortened.
+pub fn vendor_outcome(
+    class: Option<Class>,
+    error: &VendorError,
+    status: u16,
+    after_ms: Option<u64>,
+    secrets: &Secrets,
+) -> Outcome {
+    let code = error.code.to_string();
+    let message = if error.message.trim().is_empty() {
+        format!("vendor error {code} (HTTP {status}, no message)")
+    } else {
+        body_prefix(&error.message, secrets)
+    };
+    let class = class.unwrap_or(if status >= 500 || status == 429 {
+        Class::Retry
+    } else {
+        Class::Permanent
+    });
+    match class {
+        Class::Retry => Outcome::Retry {
+            after_ms,
+            code,
+            message,
+        },
+        Class::RefreshToken => Outcome::RefreshToken { code, message },
+        Class::Permanent => Outcome::Failed {
+            code,
+            message,
+            permanent: true,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TABLE: ErrorTable = ErrorTable {
+        retry: &[1, 2],
+        refresh_token: &[3],
+        permanent: &[4],
+    };
+
+    #[test]
+    fn table_classifies_documented_codes_only() {
+        assert_eq!(TABLE.class(2), Some(Class::Retry));
+        assert_eq!(TABLE.class(3), Some(Class::RefreshToken));
+        assert_eq!(TABLE.class(4), Some(Class::Permanent));
+        assert_eq!(TABLE.class(5), None);
+        assert_eq!(TABLE.codes().count(), 4);
+    }
+
+    #[test]
+    fn envelope_reads_numeric_or_string_codes() {
+        let body = json!({"error": {"code": 21003, "message": "msg_id not exist"}});
+        assert_eq!(
+            error_envelope(&body),
+            Some(VendorError {
+                code: 21003,
+                message: "msg_id not exist".into()
+            })
+        );
+        let body = json!({"error": {"code": "1003"}});
+        assert_eq!(
+            error_envelope(&body),
+            Some(VendorError {
+                code: 1003,
+                message: String::new()
+            })
+        );
+        for bad in [
+            json!({}),
+            json!({"error": "x"}),
+            json!({"error": {"code": "x"}}),
+            json!([1]),
+        ] {
+            assert_eq!(error_envelope(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn outcome_follows_the_class_then_the_status() {
+        let error = VendorError {
+            code: 7,
+            message: "nope".into(),
+        };
+        let none = Secrets::default();
+        let retry = Outcome::Retry {
+            after_ms: Some(5),
+            code: "7".into(),
+            message: "nope".into(),
+        };
+        assert_eq!(
+            vendor_outcome(Some(Class::Retry), &error, 400, Some(5), &none),
+            retry
+        );
+        assert_eq!(vendor_outcome(None, &error, 503, Some(5), &none), retry);
+        assert_eq!(vendor_outcome(None, &error, 429, Some(5), &none), retry);
+        assert_eq!(
+            vendor_outcome(Some(Class::RefreshToken), &error, 401, None, &none),
+            Outcome::RefreshToken {
+                code: "7".into(),
+                message: "nope".into()
+            }
+        );
+        let failed = Outcome::Failed {
+            code: "7".into(),
+            message: "nope".into(),
+            permanent: true,
+        };
+        assert_eq!(
+            vendor_outcome(Some(Class::Permanent), &error, 500, None, &none),
+            failed
+        );
+        assert_eq!(vendor_outcome(None, &error, 400, None, &none), failed);
+    }
+
+    #[test]
+    fn outcome_message_is_scrubbed_or_described_when_empty() {
+        let secrets = Secrets::default().with("s3cret".into());
+        let leaky = VendorError {
+            code: 1,
+            message: "bad secret s3cret".into(),
+        };
+        let Outcome::Failed { message, .. } = vendor_outcome(None, &leaky, 400, None, &secrets)
+        else {
+            panic!("expected a failure");
+        };
+        assert_eq!(message, "bad secret [redacted]");
+        let silent = VendorError {
+            code: 1,
+            message: " ".into(),
+        };
+        let Outcome::Failed { message, .. } = vendor_outcome(None, &silent, 400, None, &secrets)
+        else {
+            panic!("expected a failure");
+        };
+        assert_eq!(message, "vendor error 1 (HTTP 400, no message)");
+    }
+}

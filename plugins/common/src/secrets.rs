@@ -1,0 +1,85 @@
+//! Keeping credentials out of every message a plugin produces.
+
+use plugin_api::Account;
+
+/// The secret values of one account, to be scrubbed from any text that ends up
+/// in an [`Outcome`](plugin_api::Outcome) or a
+/// [`PluginError`](plugin_api::PluginError).
+///
+/// Vendors do not normally echo credentials, but a message quoting a body is
+/// built from text the plugin does not control, so it is scrubbed anyway.
+#[derive(Debug, Default, Clone)]
+pub struct Secrets {
+    /// Longest first, so a secret that contains another is replaced whole.
+    values: Vec<String>,
+}
+
+/// What a secret is replaced with.
+const REDACTED: &str = "[redacted]";
+
+impl Secrets {
+    /// The string values of the credentials named by `keys` (the manifest's
+    /// secret keys). Missing or non-string values are skipped.
+    pub fn of(account: &Account, keys: &[&str]) -> Self {
+        let mut secrets = Secrets::default();
+        for key in keys {
+            if let Some(value) = account.credentials.get(*key).and_then(|v| v.as_str()) {
+                secrets = secrets.with(value.to_owned());
+            }
+        }
+        secrets
+    }
+
+    /// Adds a derived secret, e.g. the base64 of `app_key:master_secret`.
+    pub fn with(mut self, value: String) -> Self {
+        if !value.is_empty() && !self.values.contains(&value) {
+            self.values.push(value);
+            self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+        self
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for value in &self.values {
+            if text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scrub_replaces_named_credentials_and_derived_values() {
+        let account: Account = serde_json::from_value(json!({
+            "name": "a",
+            "credentials": {"app_key": "key1", "master_secret": "s3cret", "n": 5}
+        }))
+        .unwrap();
+        let secrets =
+            Secrets::of(&account, &["master_secret", "n", "absent"]).with("czNjcmV0".into());
+        assert_eq!(
+            secrets.scrub("bad s3cret, encoded czNjcmV0, key key1"),
+            "bad [redacted], encoded [redacted], key key1"
+        );
+    }
+
+    #[test]
+    fn longer_secret_is_replaced_before_its_prefix() {
+        let secrets = Secrets::default().with("abc".into()).with("abcdef".into());
+        assert_eq!(secrets.scrub("x abcdef y"), "x [redacted] y");
+    }
+
+    #[test]
+    fn empty_secret_is_ignored() {
+        let secrets = Secrets::default().with(String::new());
+        assert_eq!(secrets.scrub("text"), "text");
+    }
+}
