@@ -5,7 +5,9 @@
 //! `{"error": {"code", "message"}}` envelope (EngageLab, JPush), a vendor
 //! error-code table mapped to an [`Outcome`](plugin_api::Outcome), wait hints
 //! from `Retry-After` and vendor headers, answers that fit no table, and
-//! keeping credentials out of every message. Those live here, once.
+//! keeping credentials out of every message, and the answers of the
+//! `DELETE …/{msg_id}` recall that EngageLab and JPush share
+//! ([`WithdrawAnswers`]). Those live here, once.
 //!
 //! The crate does no IO and reads no clock: `now_ms` is always passed in.
 //!
@@ -22,6 +24,7 @@ mod errors;
 mod id;
 mod retry;
 mod secrets;
+mod withdraw;
 
 pub use answer::{BODY_PREFIX_CHARS, body_prefix, unexpected};
 pub use auth::{base64_pair, basic_auth};
@@ -29,3 +32,4 @@ pub use errors::{Class, ErrorTable, VendorError, error_envelope, json_code, vend
 pub use id::remote_id;
 pub use retry::{MAX_WAIT_MS, http_date_ms, retry_after_ms, seconds_ms, wait_hint_ms};
 pub use secrets::Secrets;
+pub use withdraw::WithdrawAnswers;

@@ -30,6 +30,17 @@ impl Secrets {
         secrets
     }
 
+    /// The secrets of an HTTP Basic account: the password credential and the
+    /// base64 `user:password` pair that the `Authorization` header carries.
+    pub fn basic(account: &Account, user_key: &str, password_key: &str) -> Self {
+        let secrets = Secrets::of(account, &[password_key]);
+        let credential = |key: &str| account.credentials.get(key).and_then(|v| v.as_str());
+        match (credential(user_key), credential(password_key)) {
+            (Some(user), Some(password)) => secrets.with(crate::base64_pair(user, password)),
+            _ => secrets,
+        }
+    }
+
     /// Adds a derived secret, e.g. the base64 of `app_key:master_secret`.
     pub fn with(mut self, value: String) -> Self {
         if !value.is_empty() && !self.values.contains(&value) {
@@ -68,6 +79,20 @@ mod tests {
         assert_eq!(
             secrets.scrub("bad s3cret, encoded czNjcmV0, key key1"),
             "bad [redacted], encoded [redacted], key key1"
+        );
+    }
+
+    #[test]
+    fn basic_secrets_cover_the_password_and_the_header_value() {
+        let account: Account = serde_json::from_value(json!({
+            "name": "a",
+            "credentials": {"app_key": "Aladdin", "master_secret": "open sesame"}
+        }))
+        .unwrap();
+        let secrets = Secrets::basic(&account, "app_key", "master_secret");
+        assert_eq!(
+            secrets.scrub("QWxhZGRpbjpvcGVuIHNlc2FtZQ== / open sesame / Aladdin"),
+            "[redacted] / [redacted] / Aladdin"
         );
     }
 
