@@ -1,0 +1,119 @@
+//! Accounts as the dispatcher uses them: a config entry joined with its
+//! loaded plugin, its credentials checked against the plugin's schema, its
+//! allowed hosts and its effective rate limits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use plugin_api::{Account, RateLimit};
+
+use crate::config::{AccountConfig, Config, ConfigError};
+use crate::host::{HostGuard, LoadedPlugin, PluginRegistry};
+
+/// One account, ready for the dispatcher.
+#[derive(Debug, Clone)]
+pub struct AccountRuntime {
+    pub name: String,
+    pub plugin: LoadedPlugin,
+    /// What the plugin sees: name, base_url, region, resolved credentials.
+    pub account: Account,
+    pub guard: HostGuard,
+    /// The manifest's limits with the config's override applied to `*`.
+    pub limits: Vec<RateLimit>,
+    /// Vendor calls in flight at once.
+    pub concurrency: u32,
+    /// Credential values marked secret by the plugin, for redaction.
+    pub secrets: Vec<String>,
+}
+
+pub type Accounts = BTreeMap<String, Arc<AccountRuntime>>;
+
+/// Joins accounts with plugins. Every problem is reported, at the account's
+/// location in the config.
+pub fn build_accounts(config: &Config, registry: &PluginRegistry) -> Result<Accounts, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let mut accounts = BTreeMap::new();
+    for account in config.accounts.values() {
+        match build_one(config, account, registry) {
+            Ok(runtime) => {
+                accounts.insert(account.name.clone(), Arc::new(runtime));
+            }
+            Err(messages) => errors.extend(messages.into_iter().map(|message| ConfigError {
+                file: config.path.clone(),
+                line: account.location.0,
+                column: account.location.1,
+                message,
+            })),
+        }
+    }
+    if errors.is_empty() { Ok(accounts) } else { Err(errors) }
+}
+
+/// The problems [`build_accounts`] would report, for `recalld check`.
+pub fn check_accounts(config: &Config, registry: &PluginRegistry) -> Vec<ConfigError> {
+    build_accounts(config, registry).err().unwrap_or_default()
+}
+
+fn build_one(config: &Config, account: &AccountConfig, registry: &PluginRegistry) -> Result<AccountRuntime, Vec<String>> {
+    let name = &account.name;
+    let Some(plugin) = registry.get(&account.plugin) else {
+        let loaded = registry.names().join(", ");
+        return Err(vec![format!(
+            "account {name}: plugin {:?} is not loaded (loaded: {}); check `plugins` in {}",
+            account.plugin,
+            if loaded.is_empty() { "none" } else { &loaded },
+            config.path.display()
+        )]);
+    };
+    let manifest = &plugin.manifest;
+    let mut problems: Vec<String> = manifest
+        .credentials
+        .problems(&account.credentials)
+        .into_iter()
+        .map(|(key, problem)| match problem.as_str() {
+            "missing" => format!("account {name}: missing credentials.{key}"),
+            _ => format!("account {name}: credentials.{key}: {problem}"),
+        })
+        .collect();
+    if let Some(region) = &account.region {
+        if !manifest.regions.iter().any(|r| &r.name == region) {
+            let known: Vec<&str> = manifest.regions.iter().map(|r| r.name.as_str()).collect();
+            problems.push(format!("account {name}: region {region:?} is not one of {}", known.join(", ")));
+        }
+    }
+    let plugin_account = Account {
+        name: name.clone(),
+        base_url: account.base_url.clone(),
+        region: account.region.clone(),
+        credentials: account.credentials.clone(),
+    };
+    let guard = HostGuard::new(manifest, &plugin_account).map_err(|e| vec![format!("account {name}: {e}")]);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let guard = guard?;
+    let mut limits: Vec<RateLimit> = manifest.rate_limits.clone();
+    if let Some(limit) = &account.rate_limit {
+        limits.retain(|l| l.scope != "*");
+        limits.push(RateLimit {
+            scope: "*".into(),
+            requests: limit.requests,
+            per_ms: u64::try_from(limit.per.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    let secrets = manifest
+        .credentials
+        .secret_keys()
+        .filter_map(|key| account.credentials.get(key).and_then(|v| v.as_str()).map(str::to_owned))
+        .filter(|v| !v.is_empty())
+        .collect();
+    Ok(AccountRuntime {
+        name: name.clone(),
+        plugin: plugin.clone(),
+        account: plugin_account,
+        guard,
+        limits,
+        concurrency: account.concurrency.unwrap_or(config.dispatch.concurrency),
+        secrets,
+    })
+}

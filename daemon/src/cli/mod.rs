@@ -1,0 +1,62 @@
+//! The commands of the `recalld` binary, one file per command.
+
+mod check;
+mod plugins;
+mod sign;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// sysexits' EX_USAGE / EX_CONFIG family: the config is wrong.
+pub const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(name = "recalld", version, about = "Takes back messages that were already sent, across vendors")]
+pub struct Cli {
+    /// Log format: human-readable text, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config, its plugins and rules; errors as file:line:col (exit 64).
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Inspect and check plugins.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+    /// Print the signature headers for a body read from stdin.
+    Sign(sign::SignArgs),
+}
+
+/// Logs go to stderr; level from `RUST_LOG` (default `info`).
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config } => Ok(check::run(&config)),
+        Command::Plugins(command) => plugins::run(command),
+        Command::Sign(args) => sign::run(args),
+    }
+}

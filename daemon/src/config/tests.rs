@@ -1,0 +1,97 @@
+use super::*;
+
+/// The example from the issue, verbatim: it must parse.
+const EXAMPLE: &str = r#"listen: 127.0.0.1:8787
+store: sqlite://recalld.db
+plugins:
+  dir: target/release
+accounts:
+  feishu-helpdesk:
+    plugin: feishu-helpdesk
+    base_url: http://127.0.0.1:8900
+    credentials: {user_access_token: "${env:FEISHU_USER_TOKEN}", helpdesk_id: hd-sandbox, helpdesk_token: "${file:/run/secrets/hd}"}
+  dingtalk-main:
+    plugin: dingtalk
+    base_url: http://127.0.0.1:8900
+    credentials: {appkey: ding-sandbox, appsecret: ding-secret, agent_id: 1000}
+    rate_limit: {requests: 40, per: 1s}
+  engagelab-sgp: {plugin: engagelab, base_url: http://127.0.0.1:8900, credentials: {app_key: el-sandbox, master_secret: el-secret}}
+  jpush-main: {plugin: jpush, base_url: http://127.0.0.1:8900, credentials: {app_key: jp-sandbox, master_secret: jp-secret}}
+clients:
+  oncall-bot:
+    secrets: ["${env:ONCALL_BOT_SECRET}"]
+    scheme: standard-webhooks        # or: github
+    scopes: {actions: [recall, cancel], tags: ["incident-*"], max_messages: 5000}
+rules:
+  files: ["rules/*.yaml"]
+"#;
+
+#[test]
+fn the_documented_example_parses() {
+    let config = Config::parse(Path::new("/etc/recalld/recalld.yaml"), EXAMPLE).unwrap();
+    assert_eq!(config.listen, "127.0.0.1:8787".parse().unwrap());
+    assert!(matches!(&config.store, StoreUrl::Sqlite(p) if p == Path::new("/etc/recalld/recalld.db")));
+    assert_eq!(config.plugins.dir.as_deref(), Some(Path::new("/etc/recalld/target/release")));
+    assert_eq!(config.accounts.len(), 4);
+    let ding = &config.accounts["dingtalk-main"];
+    assert_eq!(ding.plugin, "dingtalk");
+    assert_eq!(ding.credentials["agent_id"], serde_json::json!(1000));
+    assert_eq!(ding.rate_limit, Some(RateLimitOverride { requests: 40, per: Duration::from_secs(1) }));
+    let bot = &config.clients["oncall-bot"];
+    assert_eq!(bot.scheme, Scheme::StandardWebhooks);
+    assert_eq!(bot.scopes.actions, vec![Action::Recall, Action::Cancel]);
+    assert_eq!(bot.scopes.max_messages, 5000);
+    assert!(bot.scopes.tags[0].matches("incident-42"));
+    assert_eq!(config.rules, vec!["/etc/recalld/rules/*.yaml".to_owned()]);
+}
+
+#[test]
+fn unknown_key_is_reported_with_line_and_column() {
+    let text = "listen: 127.0.0.1:1\nstore: \"sqlite::memory:\"\nlisten_port: 9\n";
+    let errors = Config::parse(Path::new("c.yaml"), text).unwrap_err();
+    let first = &errors.0[0];
+    assert_eq!((first.line, first.file.as_path()), (3, Path::new("c.yaml")));
+    assert!(first.message.contains("listen_port"), "{first}");
+    assert!(first.to_string().starts_with("c.yaml:3:"), "{first}");
+}
+
+#[test]
+fn all_semantic_errors_are_reported_at_once_in_file_order() {
+    let text = r#"listen: nowhere
+store: mysql://x
+accounts:
+  a:
+    plugin: dingtalk
+    base_url: ftp://x
+    rate_limit: {requests: 40, per: soon}
+clients:
+  bot:
+    secrets: ["not-whsec"]
+    scheme: carrier-pigeon
+    scopes: {actions: [recall, obliterate]}
+"#;
+    let errors = Config::parse(Path::new("c.yaml"), text).unwrap_err().0;
+    let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![1, 2, 6, 7, 10, 11, 12], "{}", ConfigErrors(errors.clone()));
+    let text = ConfigErrors(errors).to_string();
+    for needle in ["listen", "store", "base_url", "rate_limit.per", "whsec_", "carrier-pigeon", "obliterate"] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[test]
+fn secrets_resolve_from_env_and_file_and_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("hd");
+    std::fs::write(&secret_file, "hd-token\n").unwrap();
+    let text = format!(
+        "listen: 127.0.0.1:1\nstore: \"sqlite::memory:\"\naccounts:\n  f:\n    plugin: feishu-helpdesk\n    credentials: {{helpdesk_token: \"${{file:{}}}\", user_access_token: \"${{env:RECALLD_TEST_UNSET_VAR}}\"}}\n",
+        secret_file.display()
+    );
+    let mut config = Config::parse(Path::new("c.yaml"), &text).unwrap();
+    let errors = config.resolve_secrets().unwrap_err().0;
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].message.contains("credentials.user_access_token"), "{}", errors[0]);
+    assert!(errors[0].message.contains("RECALLD_TEST_UNSET_VAR"));
+    assert_eq!(config.accounts["f"].credentials["helpdesk_token"], "hd-token");
+}

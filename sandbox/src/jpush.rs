@@ -1,0 +1,155 @@
+//! JPush v3 (EngageLab's predecessor): `POST /v3/push`, `POST /v3/push/validate`,
+//! `DELETE /v3/push/{msg_id}`, Basic auth (appKey:masterSecret), errors as
+//! `{"error":{"code","message"}}`, and the rate-limit headers
+//! `X-Rate-Limit-Quota`, `-Remaining`, `-Reset` on every authenticated answer.
+//!
+//! Checks run in the order a gateway would: path (404), method (1001/405),
+//! auth (1004/401), rate limit (2002/429), then the body and the message.
+
+use serde_json::{Value, json};
+use warp::http::Method;
+
+use crate::config::{JPushConfig, RepeatRecall};
+use crate::push::{PUSH, RECALL, VALIDATE, Withdraw};
+use crate::ratelimit::Verdict;
+use crate::wire::{self, Request, Response};
+use crate::{Shared, lock};
+
+fn error(http: u16, code: i64, message: &str) -> Response {
+    wire::json(http, &json!({"error": {"code": code, "message": message}}))
+}
+
+/// A push body that passed validation.
+struct Push {
+    sendno: String,
+}
+
+/// Validates a push body; `Err` is the complete error answer.
+fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> {
+    let Some(body) = req.json_object() else {
+        return Err(error(400, 1003, "Parameter value is invalid: body is not a JSON object"));
+    };
+    match body.get("platform") {
+        None => return Err(error(400, 1002, "Missing parameter: platform")),
+        Some(Value::String(all)) if all == "all" => {}
+        Some(Value::Array(list)) if !list.is_empty() => {}
+        Some(_) => return Err(error(400, 1003, "Parameter value is invalid: platform")),
+    }
+    match body.get("audience") {
+        None => return Err(error(400, 1002, "Missing parameter: audience")),
+        Some(Value::String(all)) if all == "all" => {}
+        Some(Value::Object(audience))
+            if audience.values().any(|v| v.as_array().is_some_and(|a| !a.is_empty())) => {}
+        Some(Value::Object(_)) => {
+            return Err(error(400, 1011, "Cannot find user by this audience"));
+        }
+        Some(_) => return Err(error(400, 1003, "Parameter value is invalid: audience")),
+    }
+    let payload = ["notification", "message"]
+        .iter()
+        .filter_map(|key| body.get(*key))
+        .map(|v| serde_json::to_vec(v).map_or(usize::MAX, |bytes| bytes.len()))
+        .try_fold(0usize, usize::checked_add);
+    match payload {
+        Some(0) => {
+            return Err(error(400, 1002, "Missing parameter: notification or message"));
+        }
+        Some(size) if size <= config.max_payload_bytes => {}
+        _ => return Err(error(400, 1005, "Msg content too long")),
+    }
+    let sendno = body
+        .get("options")
+        .and_then(|o| o.get("sendno"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    Ok(Push {
+        sendno: sendno.to_string(),
+    })
+}
+
+/// The operation a request asks for, body already checked for pushes.
+enum Op<'a> {
+    /// `send` is false for `/validate`, which checks without sending.
+    Push {
+        send: bool,
+        checked: Result<Push, Response>,
+    },
+    Delete(&'a str),
+}
+
+pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
+    let config = shared.config();
+    let jp = &config.jpush;
+    let segments = req.segments();
+    let (endpoint, method, op) = match segments.as_slice() {
+        ["v3", "push"] => (PUSH, Method::POST, Op::Push {
+            send: true,
+            checked: validate_push(req, jp),
+        }),
+        ["v3", "push", "validate"] if req.method != Method::DELETE => {
+            (VALIDATE, Method::POST, Op::Push {
+                send: false,
+                checked: validate_push(req, jp),
+            })
+        }
+        ["v3", "push", id] => (RECALL, Method::DELETE, Op::Delete(id)),
+        _ => return wire::not_found(),
+    };
+    let now = shared.now_ms();
+    let mut store = lock(&shared.jpush);
+    store.counters.request(endpoint);
+    if req.method != method {
+        return error(405, 1001, "Method not allowed");
+    }
+    let credentials_ok = req
+        .basic_auth()
+        .is_some_and(|(key, secret)| key == jp.app_key && secret == jp.master_secret);
+    if !credentials_ok {
+        store.counters.auth_failures += 1;
+        return error(401, 1004, "Authen failed");
+    }
+    let limit = config.rate_limits.pick(config.rate_limits.jpush_per_min);
+    let verdict = store.limiter.hit(limit, 60_000, now);
+    let mut answer = match (verdict, op) {
+        (Verdict::Limited { .. }, _) => {
+            store.counters.rate_limited += 1;
+            error(429, 2002, "rate limit exceeded")
+        }
+        (_, Op::Push { checked: Err(answer), .. }) => answer,
+        (_, Op::Push { send, checked: Ok(push) }) => {
+            // A validated-only push gets no message and the id "0".
+            let msg_id = if send { store.send(now) } else { "0".to_owned() };
+            wire::json(200, &json!({"sendno": push.sendno, "msg_id": msg_id}))
+        }
+        (_, Op::Delete(msg_id)) => match store.withdraw(msg_id, now, jp.delete_window_secs) {
+            Withdraw::Done => wire::json(200, &json!({"msg_id": msg_id})),
+            Withdraw::Repeat if jp.repeat_delete == RepeatRecall::Idempotent => {
+                wire::json(200, &json!({"msg_id": msg_id}))
+            }
+            Withdraw::Repeat => error(400, 1003, "msg_id has been withdrawn"),
+            Withdraw::Expired => error(400, 1003, "msg_id has expired"),
+            Withdraw::Unknown => error(400, 1003, "msg_id not exist"),
+        },
+    };
+    drop(store);
+    rate_headers(&mut answer, verdict);
+    answer
+}
+
+fn rate_headers(answer: &mut Response, verdict: Verdict) {
+    let (quota, remaining, reset) = match verdict {
+        Verdict::Unlimited => return,
+        Verdict::Allowed {
+            limit,
+            remaining,
+            reset_secs,
+        } => (limit, remaining, reset_secs),
+        Verdict::Limited { limit, reset_secs } => (limit, 0, reset_secs),
+    };
+    wire::set_header(answer, "x-rate-limit-quota", &quota.to_string());
+    wire::set_header(answer, "x-rate-limit-remaining", &remaining.to_string());
+    wire::set_header(answer, "x-rate-limit-reset", &reset.to_string());
+}
+
+#[cfg(test)]
+mod tests;
