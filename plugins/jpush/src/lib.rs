@@ -1,1 +1,124 @@
-//! todo
+//! recalld plugin for **JPush v3**, EngageLab's predecessor.
+//!
+//! Recall ("推送撤销") is `DELETE /v3/push/{msg_id}` with HTTP Basic auth
+//! (`app_key:master_secret`), as in the official Java client's `deletePush`;
+//! there is no token exchange. JPush documents no recall window and no rule
+//! for a repeated recall, so the manifest declares no window and the plugin
+//! reads error 1003 by its message (`docs/unverified-choices.md`):
+//! `withdrawn` is `already_done`, `expired` is `expired`, `not exist` is a
+//! permanent "not found". A 2002 rate limit honours `X-Rate-Limit-Reset`.
+//!
+//! Regions: `cn` (`https://api.jpush.cn`, the default) and `bj`
+//! (`https://bjapi.push.jiguang.cn`, the Beijing zone); an account's
+//! `base_url` overrides them.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod manifest;
+mod withdraw;
+
+use plugin_api::{
+    HttpRequest, InterpretInput, Manifest, Outcome, Plugin, PluginError, PrepareInput,
+};
+
+/// The JPush adapter. Stateless: every call is a pure function of its input.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JPush;
+
+impl Plugin for JPush {
+    fn manifest(&self) -> Manifest {
+        manifest::manifest()
+    }
+
+    fn prepare(&self, input: &PrepareInput) -> Result<HttpRequest, PluginError> {
+        withdraw::prepare(input)
+    }
+
+    fn interpret(&self, input: &InterpretInput) -> Result<Outcome, PluginError> {
+        Ok(withdraw::interpret(input))
+    }
+}
+
+plugin_api::export_plugin!(JPush);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_api::{
+        ABI_MAGIC, ABI_MAJOR, PluginTable, STATUS_BAD_INPUT, STATUS_ERROR, STATUS_OK,
+    };
+    use plugin_common::abi_check::{AbiPlugin, Call};
+    use serde_json::{Value, json};
+
+    unsafe extern "C" {
+        /// Defined by `export_plugin!` above, inside an anonymous `const`
+        /// block, so it is reachable only by its symbol name.
+        fn recalld_plugin_entry() -> *const PluginTable;
+    }
+
+    fn open() -> AbiPlugin {
+        // SAFETY: `recalld_plugin_entry` is this crate's own export: it takes
+        // no arguments and returns a pointer to a `static` table, so the
+        // pointer is valid for the whole process, as `open` requires.
+        unsafe { AbiPlugin::open(recalld_plugin_entry()) }.unwrap()
+    }
+
+    fn account() -> Value {
+        json!({"name": "jpush-main", "base_url": "http://127.0.0.1:9",
+               "credentials": {"app_key": "k", "master_secret": "s"}})
+    }
+
+    fn operation() -> Value {
+        json!({"kind": "recall", "message": {"account": "jpush-main",
+               "remote_id": "1828256757", "sent_at_ms": 0}})
+    }
+
+    #[test]
+    fn round_trip_through_the_c_abi() {
+        let plugin = open();
+        let header = plugin.header();
+        assert_eq!(header.magic, ABI_MAGIC);
+        assert_eq!(header.abi_major, ABI_MAJOR);
+        assert_eq!(header.size, std::mem::size_of::<PluginTable>());
+
+        let described = plugin.describe();
+        assert_eq!(described.status, STATUS_OK);
+        let manifest: Manifest = serde_json::from_value(described.output).unwrap();
+        assert_eq!(manifest, JPush.manifest());
+
+        let input = json!({"account": account(), "operation": operation(), "now_ms": 0});
+        let prepared = plugin.call(Call::Prepare, &input);
+        assert_eq!(prepared.status, STATUS_OK, "{}", prepared.output);
+        let request: HttpRequest = serde_json::from_value(prepared.output).unwrap();
+        assert_eq!(request.method, "DELETE");
+        assert_eq!(request.url, "http://127.0.0.1:9/v3/push/1828256757");
+
+        let answer = json!({"status": 400,
+            "body": r#"{"error":{"code":1003,"message":"msg_id has been withdrawn"}}"#});
+        let input = json!({"account": account(), "operation": operation(),
+                           "response": answer, "now_ms": 0});
+        let interpreted = plugin.call(Call::Interpret, &input);
+        assert_eq!(interpreted.status, STATUS_OK);
+        assert_eq!(interpreted.output, json!({"outcome": "already_done"}));
+
+        let token = plugin.call(
+            Call::TokenRequest,
+            &json!({"account": account(), "now_ms": 0}),
+        );
+        assert_eq!((token.status, token.output), (STATUS_OK, Value::Null));
+    }
+
+    #[test]
+    fn refusals_cross_the_c_abi_as_plugin_errors() {
+        let plugin = open();
+        let bad = plugin.call_bytes(Call::Interpret, b"[]");
+        assert_eq!(bad.status, STATUS_BAD_INPUT);
+        assert_eq!(bad.output["code"], "bad_input");
+
+        let no_key = json!({"name": "a", "credentials": {"master_secret": "s"}});
+        let input = json!({"account": no_key, "operation": operation(), "now_ms": 0});
+        let refused = plugin.call(Call::Prepare, &input);
+        assert_eq!(refused.status, STATUS_ERROR);
+        assert_eq!(refused.output["message"], "missing credentials.app_key");
+    }
+}
