@@ -58,8 +58,7 @@ impl Clock {
 
     /// Moves sandbox time forward; it never goes back.
     pub(crate) fn advance(&self, by: Duration) {
-        self.offset_ms
-            .fetch_add(duration_ms(by), Ordering::AcqRel);
+        self.offset_ms.fetch_add(duration_ms(by), Ordering::AcqRel);
     }
 
     /// Freezes or unfreezes the clock without a jump in sandbox time.

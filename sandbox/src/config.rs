@@ -311,7 +311,10 @@ impl Config {
                 self.feishu.tenant_token_refused.http,
             ),
             ("feishu.rate_limited.http", self.feishu.rate_limited.http),
-            ("dingtalk.error_http_status", self.dingtalk.error_http_status),
+            (
+                "dingtalk.error_http_status",
+                self.dingtalk.error_http_status,
+            ),
             (
                 "engagelab.rate_limited_http",
                 self.engagelab.rate_limited_http,

@@ -85,16 +85,21 @@ pub(crate) fn seed(shared: &Shared, req: &SeedRequest) -> SeedResponse {
     let mut out = SeedResponse::default();
     for vendor in &req.vendors {
         match vendor {
-            Vendor::Feishu => out
-                .feishu
-                .extend(lock(&shared.feishu).seed(req.count, sent_at, &config.feishu)),
-            Vendor::DingTalk => out
-                .dingtalk
-                .extend(lock(&shared.dingtalk).seed(req.count, sent_at, &config.dingtalk)),
+            Vendor::Feishu => {
+                out.feishu
+                    .extend(lock(&shared.feishu).seed(req.count, sent_at, &config.feishu))
+            }
+            Vendor::DingTalk => out.dingtalk.extend(lock(&shared.dingtalk).seed(
+                req.count,
+                sent_at,
+                &config.dingtalk,
+            )),
             Vendor::EngageLab => out
                 .engagelab
                 .extend(lock(&shared.engagelab).seed(req.count, sent_at)),
-            Vendor::JPush => out.jpush.extend(lock(&shared.jpush).seed(req.count, sent_at)),
+            Vendor::JPush => out
+                .jpush
+                .extend(lock(&shared.jpush).seed(req.count, sent_at)),
         }
     }
     out

@@ -25,7 +25,11 @@ struct Push {
 /// Validates a push body; `Err` is the complete error answer.
 fn validate_push(req: &Request, config: &EngageLabConfig) -> Result<Push, Response> {
     let Some(body) = req.json_object() else {
-        return Err(error(400, 21003, "Parameter value is invalid,body is not a JSON object"));
+        return Err(error(
+            400,
+            21003,
+            "Parameter value is invalid,body is not a JSON object",
+        ));
     };
     match body.get("to") {
         None => return Err(error(400, 21002, "Missing parameter: to")),
@@ -83,14 +87,22 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let segments = req.segments();
     // Parse before taking the lock; answer in the gateway's order after.
     let (endpoint, method, op) = match segments.as_slice() {
-        ["v4", "push"] => (PUSH, Method::POST, Op::Push {
-            send: true,
-            checked: validate_push(req, el),
-        }),
-        ["v4", "push", "validate"] => (VALIDATE, Method::POST, Op::Push {
-            send: false,
-            checked: validate_push(req, el),
-        }),
+        ["v4", "push"] => (
+            PUSH,
+            Method::POST,
+            Op::Push {
+                send: true,
+                checked: validate_push(req, el),
+            },
+        ),
+        ["v4", "push", "validate"] => (
+            VALIDATE,
+            Method::POST,
+            Op::Push {
+                send: false,
+                checked: validate_push(req, el),
+            },
+        ),
         ["v4", "push", "withdraw", id] => (RECALL, Method::DELETE, Op::Withdraw(id)),
         _ => return wire::not_found(),
     };
@@ -107,17 +119,36 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
         store.counters.auth_failures += 1;
         return error(401, 21004, "Authentication failed");
     }
-    let limit = config.rate_limits.pick(config.rate_limits.engagelab_per_sec);
+    let limit = config
+        .rate_limits
+        .pick(config.rate_limits.engagelab_per_sec);
     if store.limiter.hit(limit, 1_000, now).is_limited() {
         store.counters.rate_limited += 1;
-        return error(el.rate_limited_http, 23008, "request rate exceeds the limit");
+        return error(
+            el.rate_limited_http,
+            23008,
+            "request rate exceeds the limit",
+        );
     }
     match op {
-        Op::Push { checked: Err(answer), .. } => answer,
-        Op::Push { send, checked: Ok(push) } => {
+        Op::Push {
+            checked: Err(answer),
+            ..
+        } => answer,
+        Op::Push {
+            send,
+            checked: Ok(push),
+        } => {
             // A validated-only push gets no message and the id "0".
-            let msg_id = if send { store.send(now) } else { "0".to_owned() };
-            wire::json(200, &json!({"request_id": push.request_id, "msg_id": msg_id}))
+            let msg_id = if send {
+                store.send(now)
+            } else {
+                "0".to_owned()
+            };
+            wire::json(
+                200,
+                &json!({"request_id": push.request_id, "msg_id": msg_id}),
+            )
         }
         Op::Withdraw(msg_id) => {
             let done = || wire::json(200, &json!({"request_id": "", "msg_id": msg_id}));

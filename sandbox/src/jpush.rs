@@ -27,7 +27,11 @@ struct Push {
 /// Validates a push body; `Err` is the complete error answer.
 fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> {
     let Some(body) = req.json_object() else {
-        return Err(error(400, 1003, "Parameter value is invalid: body is not a JSON object"));
+        return Err(error(
+            400,
+            1003,
+            "Parameter value is invalid: body is not a JSON object",
+        ));
     };
     match body.get("platform") {
         None => return Err(error(400, 1002, "Missing parameter: platform")),
@@ -39,7 +43,9 @@ fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> 
         None => return Err(error(400, 1002, "Missing parameter: audience")),
         Some(Value::String(all)) if all == "all" => {}
         Some(Value::Object(audience))
-            if audience.values().any(|v| v.as_array().is_some_and(|a| !a.is_empty())) => {}
+            if audience
+                .values()
+                .any(|v| v.as_array().is_some_and(|a| !a.is_empty())) => {}
         Some(Value::Object(_)) => {
             return Err(error(400, 1011, "Cannot find user by this audience"));
         }
@@ -52,7 +58,11 @@ fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> 
         .try_fold(0usize, usize::checked_add);
     match payload {
         Some(0) => {
-            return Err(error(400, 1002, "Missing parameter: notification or message"));
+            return Err(error(
+                400,
+                1002,
+                "Missing parameter: notification or message",
+            ));
         }
         Some(size) if size <= config.max_payload_bytes => {}
         _ => return Err(error(400, 1005, "Msg content too long")),
@@ -82,16 +92,22 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let jp = &config.jpush;
     let segments = req.segments();
     let (endpoint, method, op) = match segments.as_slice() {
-        ["v3", "push"] => (PUSH, Method::POST, Op::Push {
-            send: true,
-            checked: validate_push(req, jp),
-        }),
-        ["v3", "push", "validate"] if req.method != Method::DELETE => {
-            (VALIDATE, Method::POST, Op::Push {
+        ["v3", "push"] => (
+            PUSH,
+            Method::POST,
+            Op::Push {
+                send: true,
+                checked: validate_push(req, jp),
+            },
+        ),
+        ["v3", "push", "validate"] if req.method != Method::DELETE => (
+            VALIDATE,
+            Method::POST,
+            Op::Push {
                 send: false,
                 checked: validate_push(req, jp),
-            })
-        }
+            },
+        ),
         ["v3", "push", id] => (RECALL, Method::DELETE, Op::Delete(id)),
         _ => return wire::not_found(),
     };
@@ -115,10 +131,26 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
             store.counters.rate_limited += 1;
             error(429, 2002, "rate limit exceeded")
         }
-        (_, Op::Push { checked: Err(answer), .. }) => answer,
-        (_, Op::Push { send, checked: Ok(push) }) => {
+        (
+            _,
+            Op::Push {
+                checked: Err(answer),
+                ..
+            },
+        ) => answer,
+        (
+            _,
+            Op::Push {
+                send,
+                checked: Ok(push),
+            },
+        ) => {
             // A validated-only push gets no message and the id "0".
-            let msg_id = if send { store.send(now) } else { "0".to_owned() };
+            let msg_id = if send {
+                store.send(now)
+            } else {
+                "0".to_owned()
+            };
             wire::json(200, &json!({"sendno": push.sendno, "msg_id": msg_id}))
         }
         (_, Op::Delete(msg_id)) => match store.withdraw(msg_id, now, jp.delete_window_secs) {

@@ -179,10 +179,10 @@ impl Sandbox {
     /// Forgets every message, token, rate-limit window and counter; keeps the
     /// configuration and the clock.
     pub fn reset(&self) {
-        *lock(&self.inner.feishu) = feishu::State::new();
-        *lock(&self.inner.dingtalk) = dingtalk::State::new();
-        *lock(&self.inner.engagelab) = push::Store::new(push::Flavor::EngageLab);
-        *lock(&self.inner.jpush) = push::Store::new(push::Flavor::JPush);
+        lock(&self.inner.feishu).reset();
+        lock(&self.inner.dingtalk).reset();
+        lock(&self.inner.engagelab).reset();
+        lock(&self.inner.jpush).reset();
     }
 
     /// Approves a Feishu notification waiting in review, as the helpdesk owner

@@ -111,12 +111,19 @@ impl Store {
             },
             count,
         ));
-        (first..first + count as u64).map(|id| id.to_string()).collect()
+        (first..first + count as u64)
+            .map(|id| id.to_string())
+            .collect()
     }
 
     /// Withdraws `msg_id` unless it is unknown, already withdrawn, or older
     /// than `window_secs`; counts recalls and duplicates.
-    pub(crate) fn withdraw(&mut self, msg_id: &str, now_ms: i64, window_secs: Option<u64>) -> Withdraw {
+    pub(crate) fn withdraw(
+        &mut self,
+        msg_id: &str,
+        now_ms: i64,
+        window_secs: Option<u64>,
+    ) -> Withdraw {
         let Some(message) = msg_id
             .parse::<u64>()
             .ok()

@@ -18,9 +18,7 @@ use crate::{Sandbox, control, dingtalk, engagelab, feishu, jpush};
 pub(crate) fn filter(
     sandbox: Sandbox,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()
         .and(warp::path::full())
         .and(query)

@@ -93,6 +93,7 @@ fn decode_component(raw: &str) -> String {
 }
 
 /// Base64 of `user:password`, as clients put it in `Authorization: Basic`.
+#[cfg(test)]
 pub(crate) fn basic_credentials(user: &str, password: &str) -> String {
     BASE64.encode(format!("{user}:{password}"))
 }

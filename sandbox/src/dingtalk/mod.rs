@@ -84,11 +84,20 @@ impl State {
         self.counters.snapshot(self.tasks.len())
     }
 
-    pub(crate) fn seed(&mut self, count: usize, sent_at_ms: i64, config: &DingTalkConfig) -> Vec<String> {
+    pub(crate) fn seed(
+        &mut self,
+        count: usize,
+        sent_at_ms: i64,
+        config: &DingTalkConfig,
+    ) -> Vec<String> {
         let first = self.next_task_id();
-        self.tasks
-            .extend(std::iter::repeat_n(Task::seeded(config.agent_id, sent_at_ms), count));
-        (first..first + count as i64).map(|id| id.to_string()).collect()
+        self.tasks.extend(std::iter::repeat_n(
+            Task::seeded(config.agent_id, sent_at_ms),
+            count,
+        ));
+        (first..first + count as i64)
+            .map(|id| id.to_string())
+            .collect()
     }
 
     fn task_mut(&mut self, task_id: i64) -> Option<&mut Task> {
@@ -122,7 +131,12 @@ impl State {
 }
 
 /// An error answer: `{"errcode","errmsg","request_id"}` with the configured status.
-pub(crate) fn error(config: &DingTalkConfig, request_id: &str, errcode: i64, errmsg: &str) -> Response {
+pub(crate) fn error(
+    config: &DingTalkConfig,
+    request_id: &str,
+    errcode: i64,
+    errmsg: &str,
+) -> Response {
     wire::json(
         config.error_http_status,
         &json!({"errcode": errcode, "errmsg": errmsg, "request_id": request_id}),
@@ -131,7 +145,10 @@ pub(crate) fn error(config: &DingTalkConfig, request_id: &str, errcode: i64, err
 
 fn request_id(shared: &Shared) -> String {
     // Looks like DingTalk's: short, lowercase, unique per request.
-    format!("{:x}", shared.next_seq().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16)
+    format!(
+        "{:x}",
+        shared.next_seq().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+    )
 }
 
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
@@ -177,7 +194,12 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
         return error(dt, &request_id, 90018, "api call frequency exceeded");
     }
     let Some(fields) = fields.flatten() else {
-        return error(dt, &request_id, 40035, "invalid parameter: body is neither JSON nor a form");
+        return error(
+            dt,
+            &request_id,
+            40035,
+            "invalid parameter: body is neither JSON nor a form",
+        );
     };
     let ctx = tasks::Ctx {
         config: dt,
@@ -192,14 +214,23 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     }
 }
 
-fn gettoken(state: &mut State, dt: &DingTalkConfig, req: &Request, now: i64, request_id: &str) -> Response {
+fn gettoken(
+    state: &mut State,
+    dt: &DingTalkConfig,
+    req: &Request,
+    now: i64,
+    request_id: &str,
+) -> Response {
     let key = req.query_param("appkey");
     let secret = req.query_param("appsecret");
-    if key.as_deref() != Some(dt.app_key.as_str()) || secret.as_deref() != Some(dt.app_secret.as_str()) {
+    if key.as_deref() != Some(dt.app_key.as_str())
+        || secret.as_deref() != Some(dt.app_secret.as_str())
+    {
         state.counters.auth_failures += 1;
         return error(dt, request_id, 40089, "invalid appkey or appsecret");
     }
-    let lifetime_ms = i64::try_from(dt.token_lifetime_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let lifetime_ms =
+        i64::try_from(dt.token_lifetime_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let token = state.token(now, lifetime_ms);
     wire::json(
         200,

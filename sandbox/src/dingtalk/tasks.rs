@@ -168,10 +168,11 @@ pub(super) fn asyncsend(state: &mut State, ctx: &Ctx, fields: &Map<String, Value
 }
 
 pub(super) fn progress(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let task = match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
-        Ok(task) => task,
-        Err(answer) => return answer,
-    };
+    let task =
+        match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
+            Ok(task) => task,
+            Err(answer) => return answer,
+        };
     if outside(ctx, task, ctx.config.query_window_secs) {
         return ctx.error(400002, "invalid taskId");
     }
@@ -185,10 +186,11 @@ pub(super) fn progress(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>
 }
 
 pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let task = match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
-        Ok(task) => task,
-        Err(answer) => return answer,
-    };
+    let task =
+        match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
+            Ok(task) => task,
+            Err(answer) => return answer,
+        };
     if outside(ctx, task, ctx.config.query_window_secs) {
         return ctx.error(400002, "invalid taskId");
     }
@@ -213,7 +215,8 @@ pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) 
 }
 
 pub(super) fn recall(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let found = check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "msg_task_id", a));
+    let found =
+        check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "msg_task_id", a));
     let task = match found {
         Ok(task) => task,
         Err(answer) => return answer,
