@@ -12,7 +12,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod clock;
 pub mod cli;
 pub mod config;
 #[allow(unsafe_code)]
 pub mod host;
+pub mod metrics;
+pub mod selector;
+pub mod store;

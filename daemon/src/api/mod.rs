@@ -1,0 +1,1 @@
+//! The HTTP API: being written (routes, handlers, models, errors).
