@@ -32,12 +32,22 @@ pub fn body_prefix(text: &str, secrets: &Secrets) -> String {
 /// `Retry-After`. Anything else is a permanent failure whose message quotes
 /// the status and the start of the body. The code is `http_<status>`.
 pub fn unexpected(response: &HttpResponse, now_ms: i64, secrets: &Secrets) -> Outcome {
+    unexpected_after(response, retry_after_ms(response, now_ms), secrets)
+}
+
+/// [`unexpected`] with the wait hint already read, for vendors whose hint is
+/// in their own header.
+pub fn unexpected_after(
+    response: &HttpResponse,
+    after_ms: Option<u64>,
+    secrets: &Secrets,
+) -> Outcome {
     let status = response.status;
     let code = format!("http_{status}");
     let prefix = body_prefix(&response.body, secrets);
     if status >= 500 || status == 429 {
         Outcome::Retry {
-            after_ms: retry_after_ms(response, now_ms),
+            after_ms,
             code,
             message: format!("HTTP {status}: {prefix}"),
         }

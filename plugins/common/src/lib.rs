@@ -26,7 +26,7 @@ mod retry;
 mod secrets;
 mod withdraw;
 
-pub use answer::{BODY_PREFIX_CHARS, body_prefix, unexpected};
+pub use answer::{BODY_PREFIX_CHARS, body_prefix, unexpected, unexpected_after};
 pub use auth::{base64_pair, basic_auth};
 pub use errors::{Class, ErrorTable, VendorError, error_envelope, json_code, vendor_outcome};
 pub use id::remote_id;

@@ -17,6 +17,11 @@ pub struct Secrets {
 /// What a secret is replaced with.
 const REDACTED: &str = "[redacted]";
 
+/// Shorter values are not scrubbed: they are too common to replace without
+/// destroying every message (a one-letter "secret" would match any word), and
+/// no real vendor secret is that short.
+const MIN_SECRET_LEN: usize = 4;
+
 impl Secrets {
     /// The string values of the credentials named by `keys` (the manifest's
     /// secret keys). Missing or non-string values are skipped.
@@ -43,7 +48,7 @@ impl Secrets {
 
     /// Adds a derived secret, e.g. the base64 of `app_key:master_secret`.
     pub fn with(mut self, value: String) -> Self {
-        if !value.is_empty() && !self.values.contains(&value) {
+        if value.len() >= MIN_SECRET_LEN && !self.values.contains(&value) {
             self.values.push(value);
             self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         }
@@ -98,13 +103,22 @@ mod tests {
 
     #[test]
     fn longer_secret_is_replaced_before_its_prefix() {
-        let secrets = Secrets::default().with("abc".into()).with("abcdef".into());
-        assert_eq!(secrets.scrub("x abcdef y"), "x [redacted] y");
+        let secrets = Secrets::default()
+            .with("abcd".into())
+            .with("abcdefgh".into());
+        assert_eq!(secrets.scrub("x abcdefgh y"), "x [redacted] y");
     }
 
     #[test]
-    fn empty_secret_is_ignored() {
-        let secrets = Secrets::default().with(String::new());
-        assert_eq!(secrets.scrub("text"), "text");
+    fn too_short_secrets_are_ignored() {
+        let secrets = Secrets::default()
+            .with(String::new())
+            .with("t".into())
+            .with("abc".into());
+        assert_eq!(secrets.scrub("the abc text"), "the abc text");
+        assert_eq!(
+            Secrets::default().with("abcd".into()).scrub("abcde"),
+            "[redacted]e"
+        );
     }
 }
