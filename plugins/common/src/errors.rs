@@ -72,8 +72,10 @@ pub fn error_envelope(body: &Value) -> Option<VendorError> {
 
 /// The outcome for a vendor error of the given class (`None`: not in the
 /// vendor's table). An unknown code is retried when the HTTP status is 5xx or
-/// 429 and is otherwise a permanent failure. The outcome's code is the
-/// vendor's code; its message is the vendor's, scrubbed and shortened.
+/// 429 and is otherwise a permanent failure. Where the status contradicts the
+/// table, the status wins: 429 is always a retry, and a 5xx is never a
+/// permanent failure. The outcome's code is the vendor's code; its message is
+/// the vendor's, scrubbed and shortened.
 pub fn vendor_outcome(
     class: Option<Class>,
     error: &VendorError,
@@ -87,11 +89,11 @@ pub fn vendor_outcome(
     } else {
         body_prefix(&error.message, secrets)
     };
-    let class = class.unwrap_or(if status >= 500 || status == 429 {
-        Class::Retry
-    } else {
-        Class::Permanent
-    });
+    let class = match (class, status) {
+        (_, 429) | (None | Some(Class::Permanent), 500..) => Class::Retry,
+        (Some(class), _) => class,
+        (None, _) => Class::Permanent,
+    };
     match class {
         Class::Retry => Outcome::Retry {
             after_ms,
@@ -186,10 +188,33 @@ mod tests {
             permanent: true,
         };
         assert_eq!(
-            vendor_outcome(Some(Class::Permanent), &error, 500, None, &none),
+            vendor_outcome(Some(Class::Permanent), &error, 400, None, &none),
             failed
         );
         assert_eq!(vendor_outcome(None, &error, 400, None, &none), failed);
+    }
+
+    #[test]
+    fn status_wins_where_it_contradicts_the_table() {
+        let error = VendorError {
+            code: 7,
+            message: "nope".into(),
+        };
+        let none = Secrets::default();
+        for class in [Some(Class::Permanent), Some(Class::RefreshToken), None] {
+            let outcome = vendor_outcome(class, &error, 429, None, &none);
+            assert!(
+                matches!(outcome, Outcome::Retry { .. }),
+                "{class:?}: {outcome:?}"
+            );
+        }
+        let outcome = vendor_outcome(Some(Class::Permanent), &error, 500, None, &none);
+        assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+        let outcome = vendor_outcome(Some(Class::RefreshToken), &error, 503, None, &none);
+        assert!(
+            matches!(outcome, Outcome::RefreshToken { .. }),
+            "{outcome:?}"
+        );
     }
 
     #[test]

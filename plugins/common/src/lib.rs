@@ -11,6 +11,7 @@
 //!
 //! The crate does no IO and reads no clock: `now_ms` is always passed in.
 //!
+//! [`samples`] holds awkward vendor answers for the plugins' tests, and
 //! [`abi_check`] drives a plugin through its C function table, the way the
 //! host does; plugins use it in their ABI round-trip tests. It holds the only
 //! `unsafe` code of this crate.
@@ -23,6 +24,7 @@ mod auth;
 mod errors;
 mod id;
 mod retry;
+pub mod samples;
 mod secrets;
 mod withdraw;
 

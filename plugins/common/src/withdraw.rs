@@ -27,12 +27,14 @@ pub struct WithdrawAnswers {
 
 impl WithdrawAnswers {
     /// The outcome of one withdraw answer. An error envelope is read whatever
-    /// the status; otherwise a 2xx (with `msg_id` if required) is done, and
+    /// the status (but a 5xx or 429 is never read as a success or a permanent
+    /// failure); otherwise a 2xx (with `msg_id` if required) is done, and
     /// anything else is [`unexpected`].
     pub fn interpret(&self, response: &HttpResponse, now_ms: i64, secrets: &Secrets) -> Outcome {
         let json = response.json();
         if let Some(error) = json.as_ref().and_then(error_envelope) {
-            if error.code == self.invalid_id_code {
+            let transient = response.status >= 500 || response.status == 429;
+            if error.code == self.invalid_id_code && !transient {
                 return refused_id(&error, secrets);
             }
             let after_ms = wait_hint_ms(response, now_ms, self.wait_headers);
@@ -179,7 +181,7 @@ mod tests {
             }
         );
         assert!(matches!(
-            answer(500, &error(2, "x")),
+            answer(400, &error(2, "x")),
             Outcome::Failed {
                 permanent: true,
                 ..
@@ -196,6 +198,10 @@ mod tests {
                 ..
             }
         ));
+        let withdrawn = error(3, "msg_id has been withdrawn");
+        assert!(matches!(answer(503, &withdrawn), Outcome::Retry { .. }));
+        let missing = error(3, "msg_id not exist");
+        assert!(matches!(answer(429, &missing), Outcome::Retry { .. }));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) fn request(input: &TokenInput) -> Result<HttpRequest, PluginError> {
 /// `{"errcode":0,"access_token":"…","expires_in":7200}` is a grant; an
 /// errcode is a rejection classified like any other call, except that a
 /// "refresh the token" code cannot be cured by another token request and is
-/// a permanent failure here.
+/// a permanent failure here (a retry on a 5xx).
 pub(crate) fn parse(input: &TokenParseInput) -> TokenReply {
     let response = &input.response;
     let body = response.json().unwrap_or(Value::Null);
@@ -48,6 +48,13 @@ pub(crate) fn parse(input: &TokenParseInput) -> TokenReply {
     if let Some(error) = vendor_error(&body).filter(|e| e.code != 0) {
         return rejected(
             match errors::outcome(&error, response, input.now_ms, &secrets) {
+                Outcome::RefreshToken { code, message } if response.status >= 500 => {
+                    Outcome::Retry {
+                        after_ms: None,
+                        code,
+                        message,
+                    }
+                }
                 Outcome::RefreshToken { code, message } => Outcome::Failed {
                     code,
                     message,
@@ -229,5 +236,21 @@ mod tests {
             panic!("expected a failure")
         };
         assert!(!message.contains("abcdef"), "{message}");
+    }
+
+    #[test]
+    fn odd_grants_never_panic_or_leak() {
+        for response in plugin_common::samples::odd_responses() {
+            let status = response.status;
+            let reply = parse(&TokenParseInput {
+                account: account(),
+                response,
+                now_ms: 0,
+            });
+            if let TokenReply::Rejected { outcome } = &reply {
+                plugin_common::samples::sane(status, outcome).unwrap();
+            }
+            assert!(!format!("{reply:?}").contains("s=cr/t+ü"));
+        }
     }
 }

@@ -2,8 +2,8 @@
 
 use plugin_api::{HttpResponse, InterpretInput, Outcome};
 use plugin_common::{
-    ErrorTable, Secrets, VendorError, base64_pair, body_prefix, json_code, unexpected_after,
-    vendor_outcome, wait_hint_ms,
+    ErrorTable, Secrets, VendorError, base64_pair, json_code, unexpected_after, vendor_outcome,
+    wait_hint_ms,
 };
 use serde_json::Value;
 
@@ -50,17 +50,11 @@ pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     match code {
         Some(0) if (200..300).contains(&response.status) => Outcome::Done,
         Some(code) if code != 0 => {
-            let error = VendorError {
-                code,
-                message: message(&body, response),
-            };
+            let mut message = message(&body, response);
             if code == NOT_FOUND {
-                return Outcome::Failed {
-                    code: code.to_string(),
-                    message: format!("not found: {}", body_prefix(&error.message, &secrets)),
-                    permanent: true,
-                };
+                message = format!("not found: {message}");
             }
+            let error = VendorError { code, message };
             vendor_outcome(
                 ERRORS.class(code),
                 &error,
@@ -338,5 +332,20 @@ mod tests {
             message,
             "bad headers: Bearer [redacted], [redacted], [redacted]"
         );
+    }
+
+    #[test]
+    fn odd_answers_are_classified_sanely_without_leaks() {
+        for response in plugin_common::samples::odd_responses() {
+            let status = response.status;
+            let body = response.body.clone();
+            let outcome = answer(status, &[], &body);
+            plugin_common::samples::sane(status, &outcome).unwrap();
+            let text = format!("{outcome:?}");
+            assert!(
+                !text.contains("open sesame") && !text.contains("u-secret-token"),
+                "{text}"
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! users, times) are passed through for the vendor to ignore or refuse.
 
 use plugin_api::PluginError;
+use plugin_common::{Secrets, body_prefix};
 use serde_json::{Map, Value};
 
 /// `push_type`: a scheduled push.
@@ -118,9 +119,12 @@ fn integer(
         None | Some(Value::Null) => Ok(None),
         Some(value) => match value.as_i64() {
             Some(n) if allowed.contains(&n) => Ok(Some(n)),
-            _ => Err(invalid(format!(
-                "params.{key} must be {described}, got {value}"
-            ))),
+            _ => {
+                let shown = body_prefix(&value.to_string(), &Secrets::default());
+                Err(invalid(format!(
+                    "params.{key} must be {described}, got {shown}"
+                )))
+            }
         },
     }
 }

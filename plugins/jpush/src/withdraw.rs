@@ -307,4 +307,19 @@ mod tests {
         };
         assert_eq!(message, "auth failed: Basic [redacted]");
     }
+
+    #[test]
+    fn odd_answers_are_classified_sanely_without_leaks() {
+        for response in plugin_common::samples::odd_responses() {
+            let status = response.status;
+            let outcome = interpret(&InterpretInput {
+                account: account(),
+                operation: operation(OperationKind::Recall, "1"),
+                response,
+                now_ms: 0,
+            });
+            plugin_common::samples::sane(status, &outcome).unwrap();
+            assert!(!format!("{outcome:?}").contains("open sesame"));
+        }
+    }
 }
