@@ -153,13 +153,7 @@ fn parse<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ControlErro
 }
 
 fn to_json<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_value(value) {
-        Ok(body) => wire::json(200, &body),
-        Err(e) => wire::json(
-            500,
-            &json!({"error": {"code": "internal", "message": e.to_string()}}),
-        ),
-    }
+    wire::json_of(200, value)
 }
 
 /// Body of `POST /_sandbox/clock`: how far to move the clock forward.

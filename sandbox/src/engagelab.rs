@@ -9,12 +9,12 @@ use serde_json::{Map, Value, json};
 use warp::http::Method;
 
 use crate::config::{EngageLabConfig, RepeatRecall};
-use crate::push::{PUSH, RECALL, VALIDATE, Withdraw};
+use crate::push::{PUSH, RECALL, Refusal, VALIDATE, Withdraw, refusal};
 use crate::wire::{self, Request, Response};
 use crate::{Shared, lock};
 
-fn error(http: u16, code: i64, message: &str) -> Response {
-    wire::json(http, &json!({"error": {"code": code, "message": message}}))
+fn error(http: u16, code: i64, message: &'static str) -> Response {
+    refusal(http, code, message).reply()
 }
 
 /// A push body that passed validation.
@@ -22,30 +22,32 @@ struct Push {
     request_id: String,
 }
 
-/// Validates a push body; `Err` is the complete error answer.
-fn validate_push(req: &Request, config: &EngageLabConfig) -> Result<Push, Response> {
+/// Validates a push body; `Err` is the vendor's error answer.
+fn validate_push(req: &Request, config: &EngageLabConfig) -> Result<Push, Refusal> {
     let Some(body) = req.json_object() else {
-        return Err(error(
+        return Err(refusal(
             400,
             21003,
             "Parameter value is invalid,body is not a JSON object",
         ));
     };
     match body.get("to") {
-        None => return Err(error(400, 21002, "Missing parameter: to")),
+        None => return Err(refusal(400, 21002, "Missing parameter: to")),
         Some(Value::String(all)) if all == "all" => {}
         Some(Value::Object(to)) if has_target(to) => {}
-        Some(Value::Object(_)) => return Err(error(400, 21011, "No target: to has no recipients")),
-        Some(_) => return Err(error(400, 21003, "Parameter value is invalid,to")),
+        Some(Value::Object(_)) => {
+            return Err(refusal(400, 21011, "No target: to has no recipients"));
+        }
+        Some(_) => return Err(refusal(400, 21003, "Parameter value is invalid,to")),
     }
     let Some(Value::Object(push_body)) = body.get("body") else {
-        return Err(error(400, 21002, "Missing parameter: body"));
+        return Err(refusal(400, 21002, "Missing parameter: body"));
     };
     if !push_body.contains_key("platform") {
-        return Err(error(400, 21002, "Missing parameter: body.platform"));
+        return Err(refusal(400, 21002, "Missing parameter: body.platform"));
     }
     if !push_body.contains_key("notification") && !push_body.contains_key("message") {
-        return Err(error(
+        return Err(refusal(
             400,
             21002,
             "Missing parameter: body.notification or body.message",
@@ -53,7 +55,7 @@ fn validate_push(req: &Request, config: &EngageLabConfig) -> Result<Push, Respon
     }
     let size = serde_json::to_vec(push_body).map_or(usize::MAX, |v| v.len());
     if size > config.max_push_body_bytes {
-        return Err(error(400, 21005, "Message body is too long"));
+        return Err(refusal(400, 21005, "Message body is too long"));
     }
     let request_id = match body.get("request_id") {
         Some(Value::String(id)) => id.clone(),
@@ -76,7 +78,7 @@ enum Op<'a> {
     /// `send` is false for `/validate`, which checks without sending.
     Push {
         send: bool,
-        checked: Result<Push, Response>,
+        checked: Result<Push, Refusal>,
     },
     Withdraw(&'a str),
 }
@@ -132,9 +134,9 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     }
     match op {
         Op::Push {
-            checked: Err(answer),
+            checked: Err(refused),
             ..
-        } => answer,
+        } => refused.reply(),
         Op::Push {
             send,
             checked: Ok(push),

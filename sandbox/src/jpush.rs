@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use warp::http::Method;
 
 use crate::config::{JPushConfig, RepeatRecall};
-use crate::push::{PUSH, RECALL, VALIDATE, Withdraw};
+use crate::push::{PUSH, RECALL, Refusal, VALIDATE, Withdraw, refusal};
 use crate::ratelimit::Verdict;
 use crate::wire::{self, Request, Response};
 use crate::{Shared, lock};
 
-fn error(http: u16, code: i64, message: &str) -> Response {
-    wire::json(http, &json!({"error": {"code": code, "message": message}}))
+fn error(http: u16, code: i64, message: &'static str) -> Response {
+    refusal(http, code, message).reply()
 }
 
 /// A push body that passed validation.
@@ -24,32 +24,32 @@ struct Push {
     sendno: String,
 }
 
-/// Validates a push body; `Err` is the complete error answer.
-fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> {
+/// Validates a push body; `Err` is the vendor's error answer.
+fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Refusal> {
     let Some(body) = req.json_object() else {
-        return Err(error(
+        return Err(refusal(
             400,
             1003,
             "Parameter value is invalid: body is not a JSON object",
         ));
     };
     match body.get("platform") {
-        None => return Err(error(400, 1002, "Missing parameter: platform")),
+        None => return Err(refusal(400, 1002, "Missing parameter: platform")),
         Some(Value::String(all)) if all == "all" => {}
         Some(Value::Array(list)) if !list.is_empty() => {}
-        Some(_) => return Err(error(400, 1003, "Parameter value is invalid: platform")),
+        Some(_) => return Err(refusal(400, 1003, "Parameter value is invalid: platform")),
     }
     match body.get("audience") {
-        None => return Err(error(400, 1002, "Missing parameter: audience")),
+        None => return Err(refusal(400, 1002, "Missing parameter: audience")),
         Some(Value::String(all)) if all == "all" => {}
         Some(Value::Object(audience))
             if audience
                 .values()
                 .any(|v| v.as_array().is_some_and(|a| !a.is_empty())) => {}
         Some(Value::Object(_)) => {
-            return Err(error(400, 1011, "Cannot find user by this audience"));
+            return Err(refusal(400, 1011, "Cannot find user by this audience"));
         }
-        Some(_) => return Err(error(400, 1003, "Parameter value is invalid: audience")),
+        Some(_) => return Err(refusal(400, 1003, "Parameter value is invalid: audience")),
     }
     let payload = ["notification", "message"]
         .iter()
@@ -58,14 +58,14 @@ fn validate_push(req: &Request, config: &JPushConfig) -> Result<Push, Response> 
         .try_fold(0usize, usize::checked_add);
     match payload {
         Some(0) => {
-            return Err(error(
+            return Err(refusal(
                 400,
                 1002,
                 "Missing parameter: notification or message",
             ));
         }
         Some(size) if size <= config.max_payload_bytes => {}
-        _ => return Err(error(400, 1005, "Msg content too long")),
+        _ => return Err(refusal(400, 1005, "Msg content too long")),
     }
     let sendno = body
         .get("options")
@@ -82,7 +82,7 @@ enum Op<'a> {
     /// `send` is false for `/validate`, which checks without sending.
     Push {
         send: bool,
-        checked: Result<Push, Response>,
+        checked: Result<Push, Refusal>,
     },
     Delete(&'a str),
 }
@@ -134,10 +134,10 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
         (
             _,
             Op::Push {
-                checked: Err(answer),
+                checked: Err(refused),
                 ..
             },
-        ) => answer,
+        ) => refused.reply(),
         (
             _,
             Op::Push {

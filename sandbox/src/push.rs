@@ -4,8 +4,37 @@
 //! Ids are sequential from a vendor-specific base, so a message is found by
 //! subtraction and seeding 100,000 of them is one `Vec` extension.
 
+use serde_json::json;
+
 use crate::ratelimit::Window;
 use crate::stats::{Counters, VendorStats};
+use crate::wire::{self, Response};
+
+/// An error answer in the push vendors' envelope `{"error":{"code","message"}}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refusal {
+    pub(crate) http: u16,
+    pub(crate) code: i64,
+    pub(crate) message: &'static str,
+}
+
+impl Refusal {
+    pub(crate) fn reply(self) -> Response {
+        wire::json(
+            self.http,
+            &json!({"error": {"code": self.code, "message": self.message}}),
+        )
+    }
+}
+
+/// Shorthand for a `Refusal`.
+pub(crate) fn refusal(http: u16, code: i64, message: &'static str) -> Refusal {
+    Refusal {
+        http,
+        code,
+        message,
+    }
+}
 
 /// Which push vendor a store belongs to (id base and endpoint names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

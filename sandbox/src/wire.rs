@@ -110,7 +110,23 @@ fn status(code: u16) -> StatusCode {
 
 /// A JSON response with the given status.
 pub(crate) fn json(code: u16, body: &Value) -> Response {
-    let mut response = Response::new(body.to_string().into());
+    json_bytes(code, body.to_string().into_bytes())
+}
+
+/// Any serializable value as a JSON response, without building a `Value`
+/// first (seed answers carry hundreds of thousands of ids).
+pub(crate) fn json_of<T: serde::Serialize>(code: u16, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_bytes(code, bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "response could not be serialized");
+            text(500, "internal error")
+        }
+    }
+}
+
+fn json_bytes(code: u16, bytes: Vec<u8>) -> Response {
+    let mut response = Response::new(bytes.into());
     *response.status_mut() = status(code);
     response.headers_mut().insert(
         CONTENT_TYPE,

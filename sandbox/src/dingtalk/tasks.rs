@@ -103,26 +103,29 @@ fn msg_field(fields: &Map<String, Value>) -> Option<Map<String, Value>> {
     }
 }
 
+/// Why an id in the body was refused: its `errmsg` (the errcode is 400002).
+#[derive(Debug, Clone, Copy)]
+struct InvalidId(&'static str);
+
 /// Checks `agent_id` against the app's agent.
-fn check_agent(ctx: &Ctx, fields: &Map<String, Value>) -> Result<i64, Response> {
+fn check_agent(ctx: &Ctx, fields: &Map<String, Value>) -> Result<i64, InvalidId> {
     match int_field(fields, "agent_id") {
         Some(agent) if agent == ctx.config.agent_id => Ok(agent),
-        _ => Err(ctx.error(400002, "invalid agentId")),
+        _ => Err(InvalidId("invalid agentId")),
     }
 }
 
 /// The task named by `key`, if it exists and belongs to `agent`.
 fn find_task<'s>(
     state: &'s mut State,
-    ctx: &Ctx,
     fields: &Map<String, Value>,
     key: &str,
     agent: i64,
-) -> Result<&'s mut Task, Response> {
+) -> Result<&'s mut Task, InvalidId> {
     int_field(fields, key)
         .and_then(|id| state.task_mut(id))
         .filter(|task| task.agent_id == agent)
-        .ok_or_else(|| ctx.error(400002, "invalid taskId"))
+        .ok_or(InvalidId("invalid taskId"))
 }
 
 fn secs_to_ms(secs: u64) -> i64 {
@@ -137,7 +140,7 @@ fn outside(ctx: &Ctx, task: &Task, window_secs: Option<u64>) -> bool {
 pub(super) fn asyncsend(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
     let agent_id = match check_agent(ctx, fields) {
         Ok(agent) => agent,
-        Err(answer) => return answer,
+        Err(InvalidId(errmsg)) => return ctx.error(400002, errmsg),
     };
     let mut users = list_field(fields, "userid_list");
     let depts = list_field(fields, "dept_id_list");
@@ -168,11 +171,10 @@ pub(super) fn asyncsend(state: &mut State, ctx: &Ctx, fields: &Map<String, Value
 }
 
 pub(super) fn progress(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let task =
-        match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
-            Ok(task) => task,
-            Err(answer) => return answer,
-        };
+    let task = match check_agent(ctx, fields).and_then(|a| find_task(state, fields, "task_id", a)) {
+        Ok(task) => task,
+        Err(InvalidId(errmsg)) => return ctx.error(400002, errmsg),
+    };
     if outside(ctx, task, ctx.config.query_window_secs) {
         return ctx.error(400002, "invalid taskId");
     }
@@ -186,11 +188,10 @@ pub(super) fn progress(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>
 }
 
 pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let task =
-        match check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "task_id", a)) {
-            Ok(task) => task,
-            Err(answer) => return answer,
-        };
+    let task = match check_agent(ctx, fields).and_then(|a| find_task(state, fields, "task_id", a)) {
+        Ok(task) => task,
+        Err(InvalidId(errmsg)) => return ctx.error(400002, errmsg),
+    };
     if outside(ctx, task, ctx.config.query_window_secs) {
         return ctx.error(400002, "invalid taskId");
     }
@@ -215,11 +216,10 @@ pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) 
 }
 
 pub(super) fn recall(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) -> Response {
-    let found =
-        check_agent(ctx, fields).and_then(|a| find_task(state, ctx, fields, "msg_task_id", a));
+    let found = check_agent(ctx, fields).and_then(|a| find_task(state, fields, "msg_task_id", a));
     let task = match found {
         Ok(task) => task,
-        Err(answer) => return answer,
+        Err(InvalidId(errmsg)) => return ctx.error(400002, errmsg),
     };
     if task.recalled {
         state.counters.duplicate_recalls += 1;

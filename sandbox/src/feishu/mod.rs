@@ -240,9 +240,9 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         }
         _ => {}
     }
-    if let Err(answer) = authorize(req, fs) {
+    if let Err(Unauthorized(http, code, msg)) = authorize(req, fs) {
         state.counters.auth_failures += 1;
-        return answer;
+        return failure(http, code, msg);
     }
     let (slot, limit) = match route {
         Route::Patch(_) => (0, config.rate_limits.feishu_patch_per_min),
@@ -352,10 +352,14 @@ fn token(
     wire::json(200, &Value::Object(out))
 }
 
+/// A refused credential: HTTP status, code and msg of the answer.
+#[derive(Debug, Clone, Copy)]
+struct Unauthorized(u16, i64, &'static str);
+
 /// The user token and the helpdesk header, as the notification APIs demand.
-fn authorize(req: &Request, fs: &FeishuConfig) -> Result<(), Response> {
+fn authorize(req: &Request, fs: &FeishuConfig) -> Result<(), Unauthorized> {
     let Some(header) = req.header("authorization") else {
-        return Err(failure(
+        return Err(Unauthorized(
             401,
             99991661,
             "missing access token in the Authorization header",
@@ -364,7 +368,7 @@ fn authorize(req: &Request, fs: &FeishuConfig) -> Result<(), Response> {
     let token = match header.trim().split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => {
-            return Err(failure(
+            return Err(Unauthorized(
                 401,
                 99991671,
                 "invalid access token format: use Bearer t-… or u-…",
@@ -373,17 +377,21 @@ fn authorize(req: &Request, fs: &FeishuConfig) -> Result<(), Response> {
     };
     if token.starts_with("t-") {
         let shape = fs.tenant_token_refused;
-        return Err(failure(shape.http, shape.code, "user access token invalid"));
+        return Err(Unauthorized(
+            shape.http,
+            shape.code,
+            "user access token invalid",
+        ));
     }
     if !token.starts_with("u-") {
-        return Err(failure(
+        return Err(Unauthorized(
             401,
             99991671,
             "invalid access token format: use Bearer t-… or u-…",
         ));
     }
     if token != fs.user_access_token {
-        return Err(failure(
+        return Err(Unauthorized(
             401,
             154001,
             "authorization failed: unknown user access token",
@@ -394,7 +402,7 @@ fn authorize(req: &Request, fs: &FeishuConfig) -> Result<(), Response> {
         .header("x-lark-helpdesk-authorization")
         .and_then(wire::decode_base64_text);
     if helpdesk.as_deref() != Some(expected.as_str()) {
-        return Err(failure(401, 154001, "helpdesk authorization failed"));
+        return Err(Unauthorized(401, 154001, "helpdesk authorization failed"));
     }
     Ok(())
 }

@@ -34,14 +34,13 @@ fn bad_param(reason: &str) -> Response {
     failure(400, 154000, &format!("invalid param: {reason}"))
 }
 
-fn body_required(body: Option<&Map<String, Value>>) -> Result<&Map<String, Value>, Response> {
-    body.ok_or_else(|| bad_param("the body must be a JSON object"))
+fn no_body() -> Response {
+    bad_param("the body must be a JSON object")
 }
 
 pub(super) fn create(state: &mut State, ctx: &Ctx, body: Option<&Map<String, Value>>) -> Response {
-    let body = match body_required(body) {
-        Ok(body) => body,
-        Err(answer) => return answer,
+    let Some(body) = body else {
+        return no_body();
     };
     let fields = notification::client_fields(body);
     if let Err(reason) = notification::check(&fields) {
@@ -65,9 +64,8 @@ pub(super) fn patch(
     if n.phase != Phase::Draft {
         return ctx.wrong_state(n.phase);
     }
-    let body = match body_required(body) {
-        Ok(body) => body,
-        Err(answer) => return answer,
+    let Some(body) = body else {
+        return no_body();
     };
     let mut merged = Map::clone(&n.fields);
     merged.extend(notification::client_fields(body));
