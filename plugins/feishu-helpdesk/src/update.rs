@@ -1,10 +1,12 @@
 //! The new notification of an `update`, checked against the documented field
 //! rules before it spends one of the 20 PATCH calls a minute.
 //!
-//! `operation.params` is the whole notification object, sent as the PATCH
-//! body unchanged: `job_name` and `push_content` (the card JSON, serialised
-//! into a string), `push_type`, `push_scope_type`, the target lists,
-//! `new_staff_scope_type`, `ext`. Read-only fields (`id`, `status`, counts,
+//! `operation.params` is the whole new notification object, sent as the
+//! PATCH body unchanged. Required: `job_name`, `push_content` (a card: a JSON
+//! object serialised into a string), `push_type` and `push_scope_type`;
+//! optional: the target lists, `new_staff_scope_type` and its department
+//! list, `ext`. Only the documented rules are checked; the vendor has the
+//! last word (154000). Read-only fields (`id`, `status`, counts,
 //! users, times) are passed through for the vendor to ignore or refuse.
 
 use plugin_api::PluginError;
@@ -25,6 +27,15 @@ pub(crate) fn notification(params: &Value) -> Result<&Value, PluginError> {
     };
     non_empty_string(fields, "job_name")?;
     non_empty_string(fields, "push_content")?;
+    let card = fields
+        .get("push_content")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if serde_json::from_str::<Map<String, Value>>(card).is_err() {
+        return Err(invalid(
+            "params.push_content must be a card: a JSON object serialized into a string",
+        ));
+    }
     if fields
         .get("ext")
         .is_some_and(|ext| !ext.is_string() && !ext.is_null())
@@ -41,10 +52,14 @@ pub(crate) fn notification(params: &Value) -> Result<&Value, PluginError> {
     let scope = integer(fields, "push_scope_type", &[0, 1, 2, 3], "0, 1, 2 or 3")?
         .ok_or_else(|| invalid("params.push_scope_type is required: 0, 1, 2 or 3"))?;
 
-    let users = list(fields, "user_list", "user_id")?;
-    let departments = list(fields, "department_list", "department_id")?;
-    let chats = list(fields, "chat_list", "chat_id")?;
-    let new_staff_departments = list(fields, "new_staff_scope_department_list", "department_id")?;
+    let users = list(fields, "user_list", None)?;
+    let departments = list(fields, "department_list", None)?;
+    let chats = list(fields, "chat_list", Some("chat_id"))?;
+    let new_staff_departments = list(
+        fields,
+        "new_staff_scope_department_list",
+        Some("department_id"),
+    )?;
 
     match (push_type, scope) {
         (SCHEDULED, 3) => {
@@ -85,9 +100,6 @@ pub(crate) fn notification(params: &Value) -> Result<&Value, PluginError> {
         "0 (all new staff) or 1 (some departments)",
     )?;
     match new_staff_scope {
-        None if scope == 3 => Err(invalid(
-            "params.new_staff_scope_type is required when push_scope_type is 3 (new staff): 0 or 1",
-        )),
         Some(1) if new_staff_departments == 0 => Err(invalid(
             "params.new_staff_scope_department_list must not be empty when new_staff_scope_type is 1",
         )),
@@ -129,18 +141,27 @@ fn integer(
     }
 }
 
-/// The length of an optional list of objects that each carry a string `id_key`.
-fn list(fields: &Map<String, Value>, key: &str, id_key: &str) -> Result<usize, PluginError> {
+/// The length of an optional list. Items of the lists whose shape is
+/// documented (`chat_list`, `new_staff_scope_department_list`) must be objects
+/// carrying a string `id_key`; `user_list` and `department_list` items are
+/// passed as they are.
+fn list(
+    fields: &Map<String, Value>,
+    key: &str,
+    id_key: Option<&str>,
+) -> Result<usize, PluginError> {
     let items = match fields.get(key) {
         None | Some(Value::Null) => return Ok(0),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(invalid(format!("params.{key} must be a list"))),
     };
-    for (i, item) in items.iter().enumerate() {
-        if !item.get(id_key).is_some_and(Value::is_string) {
-            return Err(invalid(format!(
-                "params.{key}[{i}].{id_key} must be a string"
-            )));
+    if let Some(id_key) = id_key {
+        for (i, item) in items.iter().enumerate() {
+            if !item.get(id_key).is_some_and(Value::is_string) {
+                return Err(invalid(format!(
+                    "params.{key}[{i}].{id_key} must be a string"
+                )));
+            }
         }
     }
     Ok(items.len())
@@ -178,6 +199,8 @@ mod tests {
             with(json!({"push_scope_type": 2, "department_list": departments})),
             with(json!({"push_type": 1, "push_scope_type": 1, "chat_list": chats})),
             with(json!({"push_type": 1, "push_scope_type": 3, "new_staff_scope_type": 0})),
+            with(json!({"push_type": 1, "push_scope_type": 3})),
+            with(json!({"push_scope_type": 2, "user_list": ["ou_1"], "department_list": [7]})),
             with(
                 json!({"push_type": 1, "push_scope_type": 3, "new_staff_scope_type": 1,
                         "new_staff_scope_department_list": departments}),
@@ -266,12 +289,12 @@ mod tests {
                 "params.chat_list[1].chat_id must be a string",
             ),
             (
-                with(json!({"push_scope_type": 2, "department_list": [{"department_id": 7}]})),
-                "params.department_list[0].department_id must be a string",
+                with(json!({"push_content": "hello"})),
+                "params.push_content must be a card",
             ),
             (
-                with(json!({"push_type": 1, "push_scope_type": 3})),
-                "params.new_staff_scope_type is required",
+                with(json!({"push_content": "[1]"})),
+                "params.push_content must be a card",
             ),
             (
                 with(json!({"push_type": 1, "push_scope_type": 3, "new_staff_scope_type": 2})),
