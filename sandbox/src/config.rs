@@ -19,10 +19,15 @@ pub struct Config {
     /// A frozen clock moves only through `advance_clock`; tests use it so time
     /// windows cannot be crossed by accident.
     pub frozen_clock: bool,
+    /// Every vendor rate limit, switchable as a whole.
     pub rate_limits: RateLimits,
+    /// Feishu/Lark helpdesk: credentials, lifecycle and unverified answers.
     pub feishu: FeishuConfig,
+    /// DingTalk work notifications: credentials, windows, unverified answers.
     pub dingtalk: DingTalkConfig,
+    /// EngageLab v4: credentials, window, unverified answers.
     pub engagelab: EngageLabConfig,
+    /// JPush v3: credentials, optional window, unverified answers.
     pub jpush: JPushConfig,
 }
 
@@ -46,6 +51,7 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
+    /// False switches every limit below off at once.
     pub enabled: bool,
     /// Feishu `PATCH /notifications/{id}` per app per minute (documented: 20).
     pub feishu_patch_per_min: Option<u32>,
@@ -97,7 +103,9 @@ impl RateLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorShape {
+    /// HTTP status of the answer.
     pub http: u16,
+    /// The vendor's `code` in the body.
     pub code: i64,
 }
 
@@ -111,7 +119,8 @@ pub enum RepeatRecall {
     Reject,
 }
 
-/// The integers Feishu's `status` field takes in each state (not published).
+/// The integer Feishu's `status` field takes in each state, one field per
+/// state (the real values are not published).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeishuStatusCodes {
@@ -143,10 +152,12 @@ impl Default for FeishuStatusCodes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeishuConfig {
+    /// Accepted by the tenant/app token endpoints, with `app_secret`.
     pub app_id: String,
     pub app_secret: String,
     /// The one user access token (`u-…`) the notification APIs accept.
     pub user_access_token: String,
+    /// `X-Lark-Helpdesk-Authorization` must be base64(`helpdesk_id:helpdesk_token`).
     pub helpdesk_id: String,
     pub helpdesk_token: String,
     /// Lifetime of a newly issued tenant/app access token.
@@ -203,10 +214,12 @@ impl Default for FeishuConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DingTalkConfig {
+    /// `gettoken?appkey=&appsecret=` accepts only this pair.
     pub app_key: String,
     pub app_secret: String,
     /// The one agent (micro-app) the app may send and recall through.
     pub agent_id: i64,
+    /// `expires_in` of an access token; a repeat `gettoken` extends it by this.
     pub token_lifetime_secs: u64,
     /// HTTP status of every answer whose `errcode` is not 0.
     pub error_http_status: u16,
@@ -242,6 +255,7 @@ impl Default for DingTalkConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngageLabConfig {
+    /// Basic auth must be `app_key:master_secret`.
     pub app_key: String,
     pub master_secret: String,
     /// Withdraw refused for messages older than this (`None`: never).
@@ -270,6 +284,7 @@ impl Default for EngageLabConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JPushConfig {
+    /// Basic auth must be `app_key:master_secret`.
     pub app_key: String,
     pub master_secret: String,
     /// Delete refused for messages older than this (`None`: no window).
@@ -356,41 +371,4 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_changes_only_the_given_keys() {
-        let base = Config::default();
-        let merged = base
-            .merged(&json!({"latency_ms": 5, "rate_limits": {"jpush_per_min": null}}))
-            .expect("valid patch");
-        assert_eq!(merged.latency_ms, 5);
-        assert_eq!(merged.rate_limits.jpush_per_min, None);
-        assert_eq!(merged.rate_limits.engagelab_per_sec, Some(500));
-        assert_eq!(merged.feishu, base.feishu);
-    }
-
-    #[test]
-    fn unknown_keys_are_refused() {
-        let err = Config::default().merged(&json!({"latncy_ms": 5}));
-        assert!(matches!(err, Err(ConfigError::Shape(_))));
-    }
-
-    #[test]
-    fn bad_status_is_refused_with_its_key() {
-        let err = Config::default()
-            .merged(&json!({"dingtalk": {"error_http_status": 42}}))
-            .expect_err("42 is not a status");
-        assert!(err.to_string().contains("dingtalk.error_http_status"));
-    }
-
-    #[test]
-    fn a_partial_document_deserializes_over_defaults() {
-        let config: Config =
-            serde_json::from_value(json!({"feishu": {"app_id": "cli_x"}})).expect("valid");
-        assert_eq!(config.feishu.app_id, "cli_x");
-        assert_eq!(config.feishu.app_secret, "sandbox-secret");
-    }
-}
+mod tests;

@@ -71,9 +71,13 @@ impl SeedRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SeedResponse {
+    /// notification_ids, in state sent.
     pub feishu: Vec<String>,
+    /// task_ids (int64 on the wire), sent through the configured agent.
     pub dingtalk: Vec<String>,
+    /// msg_ids.
     pub engagelab: Vec<String>,
+    /// msg_ids.
     pub jpush: Vec<String>,
 }
 

@@ -100,6 +100,15 @@ impl Route<'_> {
     }
 }
 
+/// One window per rate-limited endpoint (each limit is per app per minute).
+#[derive(Debug, Default)]
+struct Limiters {
+    patch: Window,
+    execute_send: Window,
+    get: Window,
+    cancel_send: Window,
+}
+
 #[derive(Debug)]
 pub(crate) struct State {
     /// The live tenant (and app) token and its expiry.
@@ -111,8 +120,8 @@ pub(crate) struct State {
     notifications: Vec<Notification>,
     /// Fields all seeded notifications share (one allocation).
     seeded_fields: Arc<Map<String, Value>>,
-    /// Windows for PATCH, execute_send, GET and cancel_send.
-    limiters: [Window; 4],
+    /// Per-app rate-limit windows of the limited endpoints.
+    limiters: Limiters,
     pub(crate) counters: Counters,
 }
 
@@ -223,14 +232,22 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         state.counters.auth_failures += 1;
         return failure(http, code, msg);
     }
-    let (slot, limit) = match route {
-        Route::Patch(_) => (0, config.rate_limits.feishu_patch_per_min),
-        Route::ExecuteSend(_) => (1, config.rate_limits.feishu_execute_send_per_min),
-        Route::Get(_) => (2, config.rate_limits.feishu_get_per_min),
-        Route::CancelSend(_) => (3, config.rate_limits.feishu_cancel_send_per_min),
-        _ => (0, None),
+    let limits = &config.rate_limits;
+    let windows = &mut state.limiters;
+    let limited = match route {
+        Route::Patch(_) => Some((&mut windows.patch, limits.feishu_patch_per_min)),
+        Route::ExecuteSend(_) => Some((
+            &mut windows.execute_send,
+            limits.feishu_execute_send_per_min,
+        )),
+        Route::Get(_) => Some((&mut windows.get, limits.feishu_get_per_min)),
+        Route::CancelSend(_) => Some((&mut windows.cancel_send, limits.feishu_cancel_send_per_min)),
+        _ => None,
     };
-    let verdict = state.limiters[slot].hit(config.rate_limits.pick(limit), 60_000, now);
+    let verdict = match limited {
+        Some((window, limit)) => window.hit(limits.pick(limit), 60_000, now),
+        None => Verdict::Unlimited,
+    };
     if let Verdict::Limited { limit, reset_secs } = verdict {
         state.counters.rate_limited += 1;
         let mut answer = failure(
