@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod accounts;
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod cli;

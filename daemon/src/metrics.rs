@@ -1,32 +1,242 @@
-//! Prometheus metrics. The interface below is what the rest of the daemon
-//! calls; `render` produces the text exposition served at `/metrics`.
+//! Prometheus metrics, with the `prometheus-client` crate. The methods below
+//! are what the rest of the daemon calls; [`Metrics::render`] produces the
+//! OpenMetrics text served at `/metrics` (content type [`CONTENT_TYPE`]).
 //!
-//! TODO(api helper): implement with the `prometheus-client` crate.
+//! Every label value comes from a bounded set (route templates, reason codes,
+//! configured account names), never from request input, so the number of
+//! series stays bounded.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    account: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabel {
+    account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+/// Vendor calls take milliseconds to seconds: 5 ms .. ~20 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
 
 /// All of the daemon's metrics.
-#[derive(Debug, Default)]
-pub struct Metrics {}
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    auth_failures: Family<ReasonLabel, Counter>,
+    jobs_created: Family<ActionLabel, Counter>,
+    tasks: Family<TaskLabels, Counter>,
+    vendor_latency: Family<AccountLabel, Histogram, fn() -> Histogram>,
+    queue_depth: Family<AccountLabel, Gauge>,
+    rule_reloads: Family<ResultLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Metrics {
     pub fn new() -> Self {
-        Metrics {}
+        let mut registry = Registry::with_prefix("recalld");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status",
+            requests.clone(),
+        );
+        let auth_failures = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused with 401, by reason code",
+            auth_failures.clone(),
+        );
+        let jobs_created = Family::<ActionLabel, Counter>::default();
+        registry.register(
+            "jobs_created",
+            "Jobs created, by action",
+            jobs_created.clone(),
+        );
+        let tasks = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "tasks",
+            "Task attempts ended, by account and outcome",
+            tasks.clone(),
+        );
+        let vendor_latency =
+            Family::<AccountLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register_with_unit(
+            "vendor_call_duration",
+            "Latency of one vendor HTTP call, by account",
+            Unit::Seconds,
+            vendor_latency.clone(),
+        );
+        let queue_depth = Family::<AccountLabel, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Tasks claimed but not yet finished, by account",
+            queue_depth.clone(),
+        );
+        let rule_reloads = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "rule_reloads",
+            "Rule reloads, by result (ok or error)",
+            rule_reloads.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            auth_failures,
+            jobs_created,
+            tasks,
+            vendor_latency,
+            queue_depth,
+            rule_reloads,
+        }
     }
+
     /// An HTTP request answered: route template (e.g. `/v1/jobs/{id}`) and status.
-    pub fn request(&self, _route: &str, _status: u16) {}
+    pub fn request(&self, route: &str, status: u16) {
+        let labels = RequestLabels {
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+
     /// An authentication failure, by reason code (`bad_signature`, `replay`, ...).
-    pub fn auth_failure(&self, _reason: &str) {}
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
     /// A job was created (action: recall, cancel, update).
-    pub fn job_created(&self, _action: &str) {}
+    pub fn job_created(&self, action: &str) {
+        self.jobs_created
+            .get_or_create(&ActionLabel {
+                action: action.to_owned(),
+            })
+            .inc();
+    }
+
     /// A task attempt ended: account and outcome (`done`, `already_done`, `expired`, `retry`, `failed`, `refresh_token`).
-    pub fn task_outcome(&self, _account: &str, _outcome: &str) {}
+    pub fn task_outcome(&self, account: &str, outcome: &str) {
+        let labels = TaskLabels {
+            account: account.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.tasks.get_or_create(&labels).inc();
+    }
+
     /// One vendor HTTP call's latency.
-    pub fn vendor_latency(&self, _account: &str, _seconds: f64) {}
+    pub fn vendor_latency(&self, account: &str, seconds: f64) {
+        self.vendor_latency
+            .get_or_create(&AccountLabel {
+                account: account.to_owned(),
+            })
+            .observe(seconds);
+    }
+
     /// Tasks claimed but not yet finished, per account.
-    pub fn queue_depth(&self, _account: &str, _depth: i64) {}
+    pub fn queue_depth(&self, account: &str, depth: i64) {
+        self.queue_depth
+            .get_or_create(&AccountLabel {
+                account: account.to_owned(),
+            })
+            .set(depth);
+    }
+
     /// Rule reload result (`ok` or `error`).
-    pub fn rules_reload(&self, _result: &str) {}
-    /// The Prometheus text exposition.
+    pub fn rules_reload(&self, result: &str) {
+        self.rule_reloads
+            .get_or_create(&ResultLabel {
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition (ends with `# EOF`).
     pub fn render(&self) -> String {
-        todo!("metrics rendering is being implemented with prometheus-client")
+        let mut text = String::new();
+        // Writing into a String cannot fail; encode only propagates the
+        // writer's fmt::Error, so an error here would be a bug in the crate.
+        if let Err(e) = encode(&mut text, &self.registry) {
+            tracing::error!("metrics: cannot encode the registry: {e}");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_rendered_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.request("POST /v1/recalls", 202);
+        metrics.request("POST /v1/recalls", 202);
+        metrics.auth_failure("bad_signature");
+        metrics.job_created("recall");
+        metrics.task_outcome("dingtalk-main", "done");
+        metrics.vendor_latency("dingtalk-main", 0.042);
+        metrics.queue_depth("dingtalk-main", 7);
+        metrics.rules_reload("ok");
+        let text = metrics.render();
+        for expected in [
+            r#"recalld_http_requests_total{route="POST /v1/recalls",status="202"} 2"#,
+            r#"recalld_auth_failures_total{reason="bad_signature"} 1"#,
+            r#"recalld_jobs_created_total{action="recall"} 1"#,
+            r#"recalld_tasks_total{account="dingtalk-main",outcome="done"} 1"#,
+            r#"recalld_vendor_call_duration_seconds_count{account="dingtalk-main"} 1"#,
+            r#"recalld_vendor_call_duration_seconds_bucket{le="0.08",account="dingtalk-main"} 1"#,
+            r#"recalld_queue_depth{account="dingtalk-main"} 7"#,
+            r#"recalld_rule_reloads_total{result="ok"} 1"#,
+            "# EOF",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
     }
 }
