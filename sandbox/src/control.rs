@@ -89,10 +89,9 @@ pub(crate) fn seed(shared: &Shared, req: &SeedRequest) -> SeedResponse {
     let mut out = SeedResponse::default();
     for vendor in &req.vendors {
         match vendor {
-            Vendor::Feishu => {
-                out.feishu
-                    .extend(lock(&shared.feishu).seed(req.count, sent_at, &config.feishu))
-            }
+            Vendor::Feishu => out
+                .feishu
+                .extend(lock(&shared.feishu).seed(req.count, sent_at)),
             Vendor::DingTalk => out.dingtalk.extend(lock(&shared.dingtalk).seed(
                 req.count,
                 sent_at,

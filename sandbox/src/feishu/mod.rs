@@ -18,7 +18,6 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use warp::http::Method;
 
-use crate::config::FeishuConfig;
 use crate::ratelimit::{Verdict, Window};
 use crate::stats::{Counters, VendorStats};
 use crate::wire::{self, Request, Response};
@@ -154,12 +153,7 @@ impl State {
         self.counters.snapshot(self.notifications.len())
     }
 
-    pub(crate) fn seed(
-        &mut self,
-        count: usize,
-        sent_at_ms: i64,
-        _config: &FeishuConfig,
-    ) -> Vec<String> {
+    pub(crate) fn seed(&mut self, count: usize, sent_at_ms: i64) -> Vec<String> {
         let first = self.next_id();
         let sent = Notification::sent(Arc::clone(&self.seeded_fields), sent_at_ms);
         self.notifications.extend(std::iter::repeat_n(sent, count));
@@ -176,7 +170,7 @@ impl State {
 }
 
 /// Approves a notification in review (the owner's action, a sandbox control).
-pub(crate) fn approve(state: &mut State, id: &str, _now_ms: i64) -> bool {
+pub(crate) fn approve(state: &mut State, id: &str) -> bool {
     match state.find(id) {
         Some((_, n)) if n.phase == Phase::InReview => {
             n.phase = Phase::Approved;
