@@ -161,17 +161,22 @@ impl State {
             .map(|id| id.to_string())
             .collect()
     }
+}
 
-    fn find(&mut self, id: &str) -> Option<(u64, &mut Notification)> {
-        let id: u64 = id.parse().ok()?;
-        let index = usize::try_from(id.checked_sub(self.base)?).ok()?;
-        Some((id, self.notifications.get_mut(index)?))
-    }
+/// The notification with this id (a decimal string), if any.
+fn find<'n>(
+    notifications: &'n mut [Notification],
+    base: u64,
+    id: &str,
+) -> Option<(u64, &'n mut Notification)> {
+    let id: u64 = id.parse().ok()?;
+    let index = usize::try_from(id.checked_sub(base)?).ok()?;
+    Some((id, notifications.get_mut(index)?))
 }
 
 /// Approves a notification in review (the owner's action, a sandbox control).
 pub(crate) fn approve(state: &mut State, id: &str) -> bool {
-    match state.find(id) {
+    match find(&mut state.notifications, state.base, id) {
         Some((_, n)) if n.phase == Phase::InReview => {
             n.phase = Phase::Approved;
             true
@@ -280,6 +285,7 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         | Route::CancelApprove(id)
         | Route::ExecuteSend(id)
         | Route::CancelSend(id) => id,
+        // Answered before the auth check.
         Route::TenantToken | Route::AppToken => return wire::not_found(),
     };
     let State {
@@ -288,12 +294,7 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         counters,
         ..
     } = &mut *state;
-    let found = id
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| Some((n, usize::try_from(n.checked_sub(*base)?).ok()?)))
-        .and_then(|(n, index)| Some((n, notifications.get_mut(index)?)));
-    let Some((id, n)) = found else {
+    let Some((id, n)) = find(notifications, *base, id) else {
         return failure(404, 154004, "notification not found");
     };
     n.settle(
