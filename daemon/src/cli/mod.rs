@@ -2,6 +2,7 @@
 
 mod check;
 mod plugins;
+mod recall;
 mod sign;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub enum Command {
     Plugins(plugins::PluginsCommand),
     /// Print the signature headers for a body read from stdin.
     Sign(sign::SignArgs),
+    /// Ask a daemon to recall messages by tag; optionally follow the job.
+    Recall(recall::RecallArgs),
 }
 
 /// Logs go to stderr; level from `RUST_LOG` (default `info`).
@@ -58,5 +61,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { config } => Ok(check::run(&config)),
         Command::Plugins(command) => plugins::run(command),
         Command::Sign(args) => sign::run(args),
+        Command::Recall(args) => recall::run(args),
     }
 }
