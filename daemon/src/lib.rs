@@ -16,6 +16,7 @@ pub mod auth;
 pub mod clock;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 #[allow(unsafe_code)]
 pub mod host;
 pub mod metrics;

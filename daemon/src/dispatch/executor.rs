@@ -1,0 +1,66 @@
+//! Sends the requests plugins describe. Owns the HTTP client, timeouts and
+//! the response size cap. Errors never include the URL (it may carry a
+//! token in its query string).
+
+use std::time::Duration;
+
+use plugin_api::{Header, HttpRequest, HttpResponse};
+
+/// Largest vendor response body kept; the rest is dropped.
+pub const RESPONSE_CAP: usize = 256 * 1024;
+
+/// Makes rustls use the `ring` provider; idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    client: reqwest::Client,
+}
+
+impl Executor {
+    pub fn new(max_idle_per_host: usize) -> Result<Executor, String> {
+        install_crypto();
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(max_idle_per_host)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Executor { client })
+    }
+
+    /// Sends `request`; transport failures and timeouts are `Err` (retryable).
+    pub async fn send(&self, request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("invalid HTTP method {:?}", request.method))?;
+        let mut builder = self.client.request(method, &request.url).timeout(timeout);
+        for header in &request.headers {
+            builder = builder.header(&header.name, &header.value);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder.send().await.map_err(|e| e.without_url().to_string())?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| Header::new(name.as_str(), v)))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
+            let room = RESPONSE_CAP.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if room <= chunk.len() {
+                break;
+            }
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}

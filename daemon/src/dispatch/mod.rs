@@ -1,0 +1,264 @@
+//! The dispatcher: per account, claims due tasks from the store, waits for
+//! the account's rate limit and a concurrency slot, asks the plugin for the
+//! request, sends it, asks the plugin what the answer means, and records the
+//! result. Pure decisions live in [`policy`] and [`limiter`].
+
+mod executor;
+mod limiter;
+mod policy;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+pub use executor::{Executor, install_crypto};
+pub use limiter::Limiter;
+pub use policy::{Backoff, Next, after_outcome, past_window, redact};
+pub use tokens::Tokens;
+
+use crate::accounts::{AccountRuntime, Accounts};
+use crate::clock::now_ms;
+use crate::config::DispatchConfig;
+use crate::metrics::Metrics;
+use crate::store::{ClaimedTask, Store, TaskResult, TaskState};
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    accounts: Accounts,
+    executor: Executor,
+    tokens: Tokens,
+    metrics: Arc<Metrics>,
+    config: DispatchConfig,
+    backoff: Backoff,
+    /// Woken when new tasks exist for an account.
+    wakers: HashMap<String, Arc<Notify>>,
+}
+
+/// State one account's loop shares with its attempts.
+struct Lane {
+    runtime: Arc<AccountRuntime>,
+    limiter: Mutex<Limiter>,
+    /// The limiter's monotonic time base.
+    epoch: Instant,
+}
+
+impl Lane {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<dyn Store>, accounts: Accounts, metrics: Arc<Metrics>, config: DispatchConfig) -> Result<Arc<Dispatcher>, String> {
+        let max_concurrency = accounts.values().map(|a| a.concurrency as usize).max().unwrap_or(1);
+        let wakers = accounts.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
+        Ok(Arc::new(Dispatcher {
+            store,
+            accounts,
+            executor: Executor::new(max_concurrency)?,
+            tokens: Tokens::default(),
+            metrics,
+            config,
+            backoff: Backoff::default(),
+            wakers,
+        }))
+    }
+
+    /// New tasks exist for `account`.
+    pub fn wake(&self, account: &str) {
+        if let Some(waker) = self.wakers.get(account) {
+            waker.notify_one();
+        }
+    }
+
+    /// A `wake` callback for the API.
+    pub fn waker(self: &Arc<Self>) -> Arc<dyn Fn(&str) + Send + Sync> {
+        let me = Arc::clone(self);
+        Arc::new(move |account| me.wake(account))
+    }
+
+    /// Runs until `shutdown` turns true, then lets in-flight calls finish
+    /// within the grace period and hands unfinished tasks back to the store.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut loops = JoinSet::new();
+        for runtime in self.accounts.values() {
+            let lane = Arc::new(Lane {
+                runtime: Arc::clone(runtime),
+                limiter: Mutex::new(Limiter::new(&runtime.limits)),
+                epoch: Instant::now(),
+            });
+            loops.spawn(Arc::clone(&self).account_loop(lane, shutdown.clone()));
+        }
+        while loops.join_next().await.is_some() {}
+        match self.store.recover().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tasks = n, "released unfinished tasks for the next start"),
+            Err(e) => tracing::warn!("could not release unfinished tasks: {e}; they are released at the next start"),
+        }
+    }
+
+    async fn account_loop(self: Arc<Self>, lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
+        let name = lane.runtime.name.clone();
+        let waker = Arc::clone(&self.wakers[&name]);
+        let permits = Arc::new(Semaphore::new(lane.runtime.concurrency as usize));
+        let batch = (lane.runtime.concurrency * 2).clamp(16, 1024);
+        let mut running = JoinSet::new();
+        'claiming: while !*shutdown.borrow() {
+            while running.try_join_next().is_some() {}
+            let tasks = match self.store.claim(name.clone(), now_ms(), batch).await {
+                Ok(tasks) => tasks,
+                Err(e) => {
+                    tracing::error!(account = %name, "cannot claim tasks: {e}");
+                    tokio::select! { _ = tokio::time::sleep(Duration::from_secs(1)) => {}, _ = shutdown.changed() => {} }
+                    continue;
+                }
+            };
+            if tasks.is_empty() {
+                let due = self.store.next_due(name.clone()).await.ok().flatten();
+                let wait = due.map_or(Duration::from_secs(30), |at| {
+                    Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(Duration::from_secs(30))
+                });
+                tokio::select! {
+                    _ = waker.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            self.metrics.queue_depth(&name, tasks.len() as i64);
+            for task in tasks {
+                loop {
+                    let wait = {
+                        let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
+                        limiter.try_acquire(task.action, lane.elapsed_ms())
+                    };
+                    let Err(wait) = wait else { break };
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                        _ = shutdown.changed() => break 'claiming,
+                    }
+                }
+                let permit = tokio::select! {
+                    permit = Arc::clone(&permits).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break 'claiming,
+                    },
+                    _ = shutdown.changed() => break 'claiming,
+                };
+                running.spawn(Arc::clone(&self).attempt(Arc::clone(&lane), task, permit));
+            }
+        }
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(account = %name, in_flight = running.len(), "grace period over; abandoning in-flight calls");
+            running.abort_all();
+        }
+        self.metrics.queue_depth(&name, 0);
+    }
+
+    /// One attempt at one task, recorded in the store.
+    async fn attempt(self: Arc<Self>, lane: Arc<Lane>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
+        let runtime = &lane.runtime;
+        let manifest = &runtime.plugin.manifest;
+        let attempts = task.attempts + 1;
+        let now = now_ms();
+        let next = if task.action == OperationKind::Recall && past_window(manifest.recall_window_secs, task.message.sent_at_ms, now) {
+            let window_h = manifest.recall_window_secs.unwrap_or(0) / 3600;
+            Next::Finish(
+                TaskState::Expired,
+                Some(format!("past {}'s {window_h} h recall window; no vendor call made", manifest.vendor)),
+            )
+        } else if !manifest.operations.contains(&task.action) {
+            Next::Finish(TaskState::Failed, Some(format!("unsupported: plugin {} cannot {}", manifest.name, task.action)))
+        } else {
+            self.call_vendor(runtime, &task, attempts).await
+        };
+        drop(permit);
+
+        let at = now_ms();
+        let secrets = runtime.secrets.iter().map(String::as_str);
+        let (state, next_at, error, label) = match next {
+            Next::Finish(state, error) => (state, at, error, state.as_str()),
+            Next::Retry { at_ms, error, pause_account } => {
+                if pause_account {
+                    let pause = u64::try_from(at_ms - at).unwrap_or(0);
+                    let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
+                    limiter.pause_until(lane.elapsed_ms() + pause);
+                }
+                (TaskState::Pending, at_ms, Some(error), "retry")
+            }
+            Next::RefreshToken { error } => {
+                self.tokens.invalidate(&runtime.name);
+                (TaskState::Pending, at, Some(error), "refresh_token")
+            }
+        };
+        self.metrics.task_outcome(&runtime.name, label);
+        let result = TaskResult {
+            task_id: task.task_id,
+            job_id: task.job_id,
+            message_id: task.message_id,
+            action: task.action,
+            account: runtime.name.clone(),
+            state,
+            attempts,
+            next_at_ms: next_at,
+            error: error.map(|e| redact(&e, secrets)),
+            at_ms: at,
+        };
+        if state == TaskState::Pending {
+            self.wake(&runtime.name);
+        }
+        if let Err(e) = self.store.finish(vec![result]).await {
+            tracing::error!(account = %runtime.name, task = task.task_id, "cannot record a result: {e}");
+        }
+    }
+
+    async fn call_vendor(&self, runtime: &AccountRuntime, task: &ClaimedTask, attempts: u32) -> Next {
+        let plugin = &runtime.plugin.plugin;
+        let timeout = self.config.request_timeout;
+        let decide = |outcome: &Outcome| after_outcome(outcome, attempts, self.config.max_attempts, now_ms(), self.backoff, fastrand::f64());
+        let token = if runtime.plugin.manifest.uses_token {
+            match self.tokens.get(runtime, &self.executor, timeout, now_ms).await {
+                Ok(token) => Some(token),
+                Err(outcome) => return decide(&outcome),
+            }
+        } else {
+            None
+        };
+        let operation = Operation { kind: task.action, message: task.message.clone(), params: task.params.clone() };
+        let input = PrepareInput { account: runtime.account.clone(), operation, token, now_ms: now_ms() };
+        let request = match plugin.prepare(&input) {
+            Ok(request) => request,
+            Err(e) => return Next::Finish(TaskState::Failed, Some(e.to_string())),
+        };
+        if let Err(refusal) = runtime.guard.check(&request) {
+            return Next::Finish(TaskState::Failed, Some(format!("refused: {refusal}")));
+        }
+        let started = Instant::now();
+        let response = self.executor.send(&request, timeout).await;
+        self.metrics.vendor_latency(&runtime.name, started.elapsed().as_secs_f64());
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return decide(&Outcome::Retry { after_ms: None, code: "transport".into(), message: e }),
+        };
+        let retry_after = response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+        let interpret = InterpretInput { account: runtime.account.clone(), operation: input.operation, response, now_ms: now_ms() };
+        let mut outcome = match plugin.interpret(&interpret) {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failed { code: e.code, message: e.message, permanent: true },
+        };
+        // Honour an HTTP Retry-After the plugin did not translate itself.
+        if let (Outcome::Retry { after_ms: after @ None, .. }, Some(secs)) = (&mut outcome, retry_after) {
+            *after = Some(secs.saturating_mul(1000));
+        }
+        decide(&outcome)
+    }
+}
