@@ -21,4 +21,5 @@ pub mod dispatch;
 pub mod host;
 pub mod metrics;
 pub mod selector;
+pub mod server;
 pub mod store;

@@ -32,7 +32,7 @@ pub fn check(path: &Path) -> Vec<ConfigError> {
     if let Err(e) = config.resolve_secrets() {
         errors.extend(e.0);
     }
-    match super::plugins::load_configured(&config) {
+    match crate::host::PluginRegistry::from_sources(&config.plugins) {
         Ok(registry) => errors.extend(crate::accounts::check_accounts(&config, &registry)),
         Err(e) => errors.push(ConfigError {
             file: path.to_owned(),

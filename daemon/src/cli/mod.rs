@@ -1,8 +1,11 @@
 //! The commands of the `recalld` binary, one file per command.
 
 mod check;
+mod demo;
 mod plugins;
 mod recall;
+mod sandbox;
+mod serve;
 mod sign;
 
 use std::path::PathBuf;
@@ -31,6 +34,15 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A self-contained tour: sandbox, daemon, tracked messages, a signed recall-by-tag.
+    Demo(demo::DemoArgs),
+    /// Run the daemon.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// The vendor simulator alone (Feishu, DingTalk, EngageLab, JPush).
+    Sandbox(sandbox::SandboxArgs),
     /// Validate the config, its plugins and rules; errors as file:line:col (exit 64).
     Check {
         #[arg(long)]
@@ -57,7 +69,11 @@ pub fn init_logging(format: LogFormat) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::api::install_crypto();
     match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Serve { config } => serve::run(&config),
+        Command::Sandbox(args) => sandbox::run(args),
         Command::Check { config } => Ok(check::run(&config)),
         Command::Plugins(command) => plugins::run(command),
         Command::Sign(args) => sign::run(args),

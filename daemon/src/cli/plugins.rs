@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::config::Config;
@@ -37,7 +36,7 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginsCommand::List { config, json } => {
             let config = Config::load(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let registry = load_configured(&config)?;
+            let registry = PluginRegistry::from_sources(&config.plugins)?;
             let plugins: Vec<&LoadedPlugin> = registry.iter().collect();
             print_plugins(&plugins, json)?;
             Ok(ExitCode::SUCCESS)
@@ -74,20 +73,6 @@ pub(crate) fn now_ms() -> i64 {
 fn load_one(path: &Path) -> anyhow::Result<PluginRegistry> {
     let mut registry = PluginRegistry::new();
     registry.load_file(path)?;
-    Ok(registry)
-}
-
-/// Loads the plugins a config names: its `dir` and its `paths`.
-pub(crate) fn load_configured(config: &Config) -> anyhow::Result<PluginRegistry> {
-    let mut registry = PluginRegistry::new();
-    if let Some(dir) = &config.plugins.dir {
-        for skipped in registry.load_dir(dir)? {
-            tracing::debug!("skipped: {skipped}");
-        }
-    }
-    for path in &config.plugins.paths {
-        registry.load_file(path).with_context(|| format!("loading {}", path.display()))?;
-    }
     Ok(registry)
 }
 

@@ -78,7 +78,7 @@ pub fn run(args: RecallArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Signs and sends requests as one client.
-struct SignedClient {
+pub(crate) struct SignedClient {
     http: reqwest::Client,
     base: String,
     secret: String,
@@ -87,20 +87,25 @@ struct SignedClient {
 
 impl SignedClient {
     fn new(args: &RecallArgs) -> anyhow::Result<SignedClient> {
+        SignedClient::connect(&args.server, &args.secret, &args.scheme)
+    }
+
+    /// A client of `server` signing with `secret` under `scheme`.
+    pub(crate) fn connect(server: &str, secret: &str, scheme: &str) -> anyhow::Result<SignedClient> {
         crate::api::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         Ok(SignedClient {
             http,
-            base: args.server.trim_end_matches('/').to_owned(),
-            secret: args.secret.clone(),
-            scheme: args.scheme.clone(),
+            base: server.trim_end_matches('/').to_owned(),
+            secret: secret.to_owned(),
+            scheme: scheme.to_owned(),
         })
     }
 
     /// Sends a signed request: status and JSON answer (`null` when not JSON).
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -135,7 +140,7 @@ impl SignedClient {
 }
 
 /// The answer if it has the expected status; otherwise the server's error.
-fn expect(status: StatusCode, answer: Value, want: StatusCode) -> anyhow::Result<Value> {
+pub(crate) fn expect(status: StatusCode, answer: Value, want: StatusCode) -> anyhow::Result<Value> {
     if status == want {
         return Ok(answer);
     }
@@ -148,30 +153,30 @@ fn expect(status: StatusCode, answer: Value, want: StatusCode) -> anyhow::Result
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
 #[serde(default)]
-struct Counts {
-    total: u64,
-    recalled: u64,
-    already_recalled: u64,
-    expired: u64,
-    failed: u64,
-    pending: u64,
+pub(crate) struct Counts {
+    pub(crate) total: u64,
+    pub(crate) recalled: u64,
+    pub(crate) already_recalled: u64,
+    pub(crate) expired: u64,
+    pub(crate) failed: u64,
+    pub(crate) pending: u64,
 }
 
 #[derive(Debug, Deserialize)]
-struct Progress {
-    state: String,
+pub(crate) struct Progress {
+    pub(crate) state: String,
     #[serde(flatten)]
-    counts: Counts,
+    pub(crate) counts: Counts,
     #[serde(default)]
-    accounts: BTreeMap<String, Counts>,
+    pub(crate) accounts: BTreeMap<String, Counts>,
     #[serde(default)]
-    errors: Vec<ErrorCount>,
+    pub(crate) errors: Vec<ErrorCount>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ErrorCount {
-    error: String,
-    count: u64,
+pub(crate) struct ErrorCount {
+    pub(crate) error: String,
+    pub(crate) count: u64,
 }
 
 /// The command, writing its report to `out`.
@@ -248,7 +253,7 @@ fn print_dry_run(answer: &Value, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// Polls the job until it is done (or `timeout` passes), driving a bar on stderr.
-async fn follow(
+pub(crate) async fn follow(
     client: &SignedClient,
     job_id: i64,
     matched: u64,
@@ -290,7 +295,7 @@ async fn follow(
     }
 }
 
-fn print_summary(progress: &Progress, out: &mut impl Write) -> anyhow::Result<()> {
+pub(crate) fn print_summary(progress: &Progress, out: &mut impl Write) -> anyhow::Result<()> {
     let row = |out: &mut dyn Write, name: &str, c: &Counts| {
         writeln!(
             out,

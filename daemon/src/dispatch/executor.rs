@@ -9,11 +9,6 @@ use plugin_api::{Header, HttpRequest, HttpResponse};
 /// Largest vendor response body kept; the rest is dropped.
 pub const RESPONSE_CAP: usize = 256 * 1024;
 
-/// Makes rustls use the `ring` provider; idempotent.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 #[derive(Clone)]
 pub struct Executor {
     client: reqwest::Client,
@@ -21,7 +16,7 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(max_idle_per_host: usize) -> Result<Executor, String> {
-        install_crypto();
+        crate::api::install_crypto();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(max_idle_per_host)
             .connect_timeout(Duration::from_secs(5))

@@ -16,7 +16,7 @@ use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-pub use executor::{Executor, install_crypto};
+pub use executor::Executor;
 pub use limiter::Limiter;
 pub use policy::{Backoff, Next, after_outcome, past_window, redact};
 pub use tokens::Tokens;

@@ -85,6 +85,20 @@ impl PluginRegistry {
         Ok(skipped)
     }
 
+    /// Loads what the config names: every plugin in `dir`, then each of `paths`.
+    pub fn from_sources(sources: &crate::config::PluginSources) -> Result<PluginRegistry, HostError> {
+        let mut registry = PluginRegistry::new();
+        if let Some(dir) = &sources.dir {
+            for skipped in registry.load_dir(dir)? {
+                tracing::debug!("skipped: {skipped}");
+            }
+        }
+        for path in &sources.paths {
+            registry.load_file(path)?;
+        }
+        Ok(registry)
+    }
+
     /// Registers an in-process plugin (tests, embedded use).
     pub fn insert_in_process(&mut self, plugin: Arc<dyn Plugin>) -> Result<&LoadedPlugin, HostError> {
         let manifest = plugin.manifest();
