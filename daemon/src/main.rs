@@ -8,7 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = recalld::cli::Cli::parse();
-    recalld::cli::init_logging(cli.log_format);
+    recalld::cli::init_logging(cli.log_format, &cli.command);
     match recalld::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

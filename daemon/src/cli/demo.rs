@@ -197,6 +197,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let duplicates: u64 = vendor_stats.iter().map(|(_, s)| s.duplicate_recalls).sum();
     let console_duplicates = 3; // the daemon's calls on the 3 pushes withdrawn by hand
     let elapsed = tour.started.elapsed().as_secs_f64();
+    drop(bot); // close its keep-alive connections before the server drains
     daemon.stop().await;
     let _ = stop_sandbox.send(());
     let _ = sandbox_task.await;

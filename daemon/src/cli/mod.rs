@@ -57,10 +57,18 @@ pub enum Command {
     Recall(recall::RecallArgs),
 }
 
-/// Logs go to stderr; level from `RUST_LOG` (default `info`).
-pub fn init_logging(format: LogFormat) {
+/// Logs go to stderr; level from `RUST_LOG` (default `info`, `warn` for
+/// commands whose own output is the point, like `demo`).
+pub fn init_logging(format: LogFormat, command: &Command) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let default = match command {
+        Command::Demo(_) | Command::Recall(_) | Command::Sign(_) | Command::Plugins(_) | Command::Check { .. } => "warn",
+        _ => "info",
+    };
+    // warp reports idle keep-alive connections cut by a graceful shutdown as
+    // errors; they are not. RUST_LOG overrides this default.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},warp::server::run=off")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
