@@ -30,7 +30,10 @@ pub type Accounts = BTreeMap<String, Arc<AccountRuntime>>;
 
 /// Joins accounts with plugins. Every problem is reported, at the account's
 /// location in the config.
-pub fn build_accounts(config: &Config, registry: &PluginRegistry) -> Result<Accounts, Vec<ConfigError>> {
+pub fn build_accounts(
+    config: &Config,
+    registry: &PluginRegistry,
+) -> Result<Accounts, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut accounts = BTreeMap::new();
     for account in config.accounts.values() {
@@ -46,7 +49,11 @@ pub fn build_accounts(config: &Config, registry: &PluginRegistry) -> Result<Acco
             })),
         }
     }
-    if errors.is_empty() { Ok(accounts) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(accounts)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The problems [`build_accounts`] would report, for `recalld check`.
@@ -54,7 +61,11 @@ pub fn check_accounts(config: &Config, registry: &PluginRegistry) -> Vec<ConfigE
     build_accounts(config, registry).err().unwrap_or_default()
 }
 
-fn build_one(config: &Config, account: &AccountConfig, registry: &PluginRegistry) -> Result<AccountRuntime, Vec<String>> {
+fn build_one(
+    config: &Config,
+    account: &AccountConfig,
+    registry: &PluginRegistry,
+) -> Result<AccountRuntime, Vec<String>> {
     let name = &account.name;
     let Some(plugin) = registry.get(&account.plugin) else {
         let loaded = registry.names().join(", ");
@@ -78,7 +89,10 @@ fn build_one(config: &Config, account: &AccountConfig, registry: &PluginRegistry
     if let Some(region) = &account.region {
         if !manifest.regions.iter().any(|r| &r.name == region) {
             let known: Vec<&str> = manifest.regions.iter().map(|r| r.name.as_str()).collect();
-            problems.push(format!("account {name}: region {region:?} is not one of {}", known.join(", ")));
+            problems.push(format!(
+                "account {name}: region {region:?} is not one of {}",
+                known.join(", ")
+            ));
         }
     }
     let plugin_account = Account {
@@ -87,7 +101,8 @@ fn build_one(config: &Config, account: &AccountConfig, registry: &PluginRegistry
         region: account.region.clone(),
         credentials: account.credentials.clone(),
     };
-    let guard = HostGuard::new(manifest, &plugin_account).map_err(|e| vec![format!("account {name}: {e}")]);
+    let guard =
+        HostGuard::new(manifest, &plugin_account).map_err(|e| vec![format!("account {name}: {e}")]);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -104,7 +119,13 @@ fn build_one(config: &Config, account: &AccountConfig, registry: &PluginRegistry
     let secrets = manifest
         .credentials
         .secret_keys()
-        .filter_map(|key| account.credentials.get(key).and_then(|v| v.as_str()).map(str::to_owned))
+        .filter_map(|key| {
+            account
+                .credentials
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
         .filter(|v| !v.is_empty())
         .collect();
     Ok(AccountRuntime {

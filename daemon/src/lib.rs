@@ -13,8 +13,8 @@
 pub mod accounts;
 pub mod api;
 pub mod auth;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 #[allow(unsafe_code)]

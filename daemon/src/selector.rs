@@ -21,7 +21,9 @@ impl<'de> Deserialize<'de> for Millis {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Number(ms) => Ok(Millis(ms)),
-            Raw::Text(text) => parse_time(&text).map(Millis).map_err(serde::de::Error::custom),
+            Raw::Text(text) => parse_time(&text)
+                .map(Millis)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -82,13 +84,22 @@ fn invalid(field: &'static str, message: impl Into<String>) -> SelectorError {
 
 impl Selector {
     pub fn has_positive_matcher(&self) -> bool {
-        !self.tags.is_empty() || !self.any_tags.is_empty() || !self.ids.is_empty() || !self.meta.is_empty()
+        !self.tags.is_empty()
+            || !self.any_tags.is_empty()
+            || !self.ids.is_empty()
+            || !self.meta.is_empty()
     }
 
     /// Checks the shape; `known_accounts` refuses accounts the config lacks.
-    pub fn validate<'a>(&self, known_accounts: impl Fn(&str) -> bool + 'a) -> Result<(), SelectorError> {
+    pub fn validate<'a>(
+        &self,
+        known_accounts: impl Fn(&str) -> bool + 'a,
+    ) -> Result<(), SelectorError> {
         if self.all && self.has_positive_matcher() {
-            return Err(invalid("all", "`all: true` selects everything; drop the other matchers or `all`"));
+            return Err(invalid(
+                "all",
+                "`all: true` selects everything; drop the other matchers or `all`",
+            ));
         }
         if !self.all && !self.has_positive_matcher() {
             return Err(invalid(
@@ -96,7 +107,11 @@ impl Selector {
                 "the selector has no positive matcher; give tags, any_tags, ids or meta (or an explicit \"all\": true)",
             ));
         }
-        for (field, list) in [("tags", &self.tags), ("any_tags", &self.any_tags), ("ids", &self.ids)] {
+        for (field, list) in [
+            ("tags", &self.tags),
+            ("any_tags", &self.any_tags),
+            ("ids", &self.ids),
+        ] {
             if list.iter().any(String::is_empty) {
                 return Err(invalid(field, "contains an empty string"));
             }
@@ -110,12 +125,21 @@ impl Selector {
             }
         }
         for (key, value) in &self.meta {
-            let key_ok = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let key_ok = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !key_ok {
-                return Err(invalid("meta", format!("key {key:?} must be letters, digits, '_' or '-'")));
+                return Err(invalid(
+                    "meta",
+                    format!("key {key:?} must be letters, digits, '_' or '-'"),
+                ));
             }
             if !(value.is_string() || value.is_number() || value.is_boolean()) {
-                return Err(invalid("meta", format!("{key}: only strings, numbers and booleans can be matched")));
+                return Err(invalid(
+                    "meta",
+                    format!("{key}: only strings, numbers and booleans can be matched"),
+                ));
             }
         }
         Ok(())
@@ -139,25 +163,50 @@ mod tests {
     #[test]
     fn needs_a_positive_matcher_or_explicit_all() {
         let known = |_: &str| true;
-        assert_eq!(parse(json!({"accounts": ["a"]})).validate(known).unwrap_err().field, "tags");
+        assert_eq!(
+            parse(json!({"accounts": ["a"]}))
+                .validate(known)
+                .unwrap_err()
+                .field,
+            "tags"
+        );
         parse(json!({"tags": ["x"]})).validate(known).unwrap();
-        parse(json!({"all": true, "accounts": ["a"]})).validate(known).unwrap();
-        assert_eq!(parse(json!({"all": true, "tags": ["x"]})).validate(known).unwrap_err().field, "all");
+        parse(json!({"all": true, "accounts": ["a"]}))
+            .validate(known)
+            .unwrap();
+        assert_eq!(
+            parse(json!({"all": true, "tags": ["x"]}))
+                .validate(known)
+                .unwrap_err()
+                .field,
+            "all"
+        );
     }
 
     #[test]
     fn unknown_fields_accounts_and_bad_times_are_named() {
         assert!(serde_json::from_value::<Selector>(json!({"tag": ["x"]})).is_err());
         let s = parse(json!({"tags": ["x"], "accounts": ["nope"]}));
-        assert!(s.validate(|a| a == "yes").unwrap_err().to_string().contains("unknown account \"nope\""));
-        let s = parse(json!({"tags": ["x"], "sent_after": "2026-01-02T00:00:00Z", "sent_before": 1}));
+        assert!(
+            s.validate(|a| a == "yes")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown account \"nope\"")
+        );
+        let s =
+            parse(json!({"tags": ["x"], "sent_after": "2026-01-02T00:00:00Z", "sent_before": 1}));
         assert_eq!(s.validate(|_| true).unwrap_err().field, "sent_after");
-        assert!(serde_json::from_value::<Selector>(json!({"tags": ["x"], "sent_after": "yesterday"})).is_err());
+        assert!(
+            serde_json::from_value::<Selector>(json!({"tags": ["x"], "sent_after": "yesterday"}))
+                .is_err()
+        );
     }
 
     #[test]
     fn times_accept_rfc3339_and_millis() {
-        let s = parse(json!({"tags": ["x"], "sent_after": "1970-01-01T00:00:01Z", "sent_before": 5000}));
+        let s = parse(
+            json!({"tags": ["x"], "sent_after": "1970-01-01T00:00:01Z", "sent_before": 5000}),
+        );
         assert_eq!(s.sent_after, Some(Millis(1000)));
         assert_eq!(s.sent_before, Some(Millis(5000)));
     }
@@ -166,7 +215,15 @@ mod tests {
     fn meta_matches_only_scalars_with_plain_keys() {
         let s = parse(json!({"meta": {"kind": "otp", "n": 2}}));
         s.validate(|_| true).unwrap();
-        assert!(parse(json!({"meta": {"a.b": 1}})).validate(|_| true).is_err());
-        assert!(parse(json!({"meta": {"a": [1]}})).validate(|_| true).is_err());
+        assert!(
+            parse(json!({"meta": {"a.b": 1}}))
+                .validate(|_| true)
+                .is_err()
+        );
+        assert!(
+            parse(json!({"meta": {"a": [1]}}))
+                .validate(|_| true)
+                .is_err()
+        );
     }
 }

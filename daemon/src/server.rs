@@ -28,7 +28,10 @@ pub enum StartError {
     #[error("{0}")]
     Other(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running daemon.
@@ -65,20 +68,40 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     };
     let recovered = store.recover().await?;
     if recovered > 0 {
-        tracing::info!(tasks = recovered, "resuming tasks that were in flight at the last stop");
+        tracing::info!(
+            tasks = recovered,
+            "resuming tasks that were in flight at the last stop"
+        );
     }
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(Arc::clone(&store), accounts.clone(), Arc::clone(&metrics), config.dispatch.clone())
-        .map_err(StartError::Other)?;
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&store),
+        accounts.clone(),
+        Arc::clone(&metrics),
+        config.dispatch.clone(),
+    )
+    .map_err(StartError::Other)?;
     let listen = config.listen;
     let config = Arc::new(config);
-    let state = AppState::new(Arc::clone(&config), Arc::clone(&store), accounts, dispatcher.waker(), metrics)
-        .map_err(StartError::Other)?;
+    let state = AppState::new(
+        Arc::clone(&config),
+        Arc::clone(&store),
+        accounts,
+        dispatcher.waker(),
+        metrics,
+    )
+    .map_err(StartError::Other)?;
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| StartError::Bind { addr: listen, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
     let (shutdown, watch_shutdown) = watch::channel(false);
     let mut server_shutdown = watch_shutdown.clone();
     let server = warp::serve(routes(state.clone()))
@@ -95,7 +118,14 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     }
     state.set_ready(true);
     tracing::info!(%addr, accounts = config.accounts.len(), "recalld is serving");
-    Ok(Running { addr, state, store, shutdown, server, dispatcher })
+    Ok(Running {
+        addr,
+        state,
+        store,
+        shutdown,
+        server,
+        dispatcher,
+    })
 }
 
 /// Forgets webhook ids whose replay window has passed, once a minute.

@@ -19,10 +19,17 @@ fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
 
 /// The `X-Hub-Signature-256` value: `sha256=<hex>`.
 pub fn sign_github(key: &[u8], body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(mac(key, body).finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(mac(key, body).finalize().into_bytes())
+    )
 }
 
-pub fn verify_github(headers: &http::HeaderMap, body: &[u8], keys: &[Vec<u8>]) -> Result<Verified, AuthFailure> {
+pub fn verify_github(
+    headers: &http::HeaderMap,
+    body: &[u8],
+    keys: &[Vec<u8>],
+) -> Result<Verified, AuthFailure> {
     let signature = header(headers, GITHUB_SIGNATURE)?;
     let delivery = header(headers, GITHUB_DELIVERY)?;
     if delivery.is_empty() || delivery.len() > 256 {
@@ -50,12 +57,16 @@ mod tests {
     // GitHub's documented example ("Validating webhook deliveries").
     const SECRET: &[u8] = b"It's a Secret to Everybody";
     const BODY: &[u8] = b"Hello, World!";
-    const SIGNATURE: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    const SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
     fn headers(sig: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(GITHUB_SIGNATURE, HeaderValue::from_str(sig).unwrap());
-        h.insert(GITHUB_DELIVERY, HeaderValue::from_static("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+        h.insert(
+            GITHUB_DELIVERY,
+            HeaderValue::from_static("72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        );
         h
     }
 

@@ -47,7 +47,12 @@ pub struct Verified {
     pub delivery_id: String,
 }
 
-pub(crate) fn header<'a>(headers: &'a http::HeaderMap, name: &'static str) -> Result<&'a str, AuthFailure> {
+pub(crate) fn header<'a>(
+    headers: &'a http::HeaderMap,
+    name: &'static str,
+) -> Result<&'a str, AuthFailure> {
     let value = headers.get(name).ok_or(AuthFailure::MissingHeader(name))?;
-    value.to_str().map_err(|_| AuthFailure::MalformedHeader(name))
+    value
+        .to_str()
+        .map_err(|_| AuthFailure::MalformedHeader(name))
 }

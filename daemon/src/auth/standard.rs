@@ -18,8 +18,12 @@ pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
 /// The key bytes of a `whsec_<base64>` secret.
 pub fn decode_whsec(secret: &str) -> Result<Vec<u8>, String> {
-    let encoded = secret.strip_prefix("whsec_").ok_or("a Standard Webhooks secret starts with whsec_")?;
-    let key = B64.decode(encoded).map_err(|e| format!("whsec_ secret is not base64: {e}"))?;
+    let encoded = secret
+        .strip_prefix("whsec_")
+        .ok_or("a Standard Webhooks secret starts with whsec_")?;
+    let key = B64
+        .decode(encoded)
+        .map_err(|e| format!("whsec_ secret is not base64: {e}"))?;
     if key.is_empty() {
         return Err("whsec_ secret is empty".into());
     }
@@ -39,7 +43,9 @@ fn mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 
 /// The `webhook-signature` value for one key: `v1,<base64>`.
 pub fn sign_standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = mac(key, id, &timestamp.to_string(), body).finalize().into_bytes();
+    let tag = mac(key, id, &timestamp.to_string(), body)
+        .finalize()
+        .into_bytes();
     format!("v1,{}", B64.encode(tag))
 }
 
@@ -104,7 +110,10 @@ mod tests {
     fn headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(WEBHOOK_ID, HeaderValue::from_str(id).unwrap());
-        h.insert(WEBHOOK_TIMESTAMP, HeaderValue::from_str(&ts.to_string()).unwrap());
+        h.insert(
+            WEBHOOK_TIMESTAMP,
+            HeaderValue::from_str(&ts.to_string()).unwrap(),
+        );
         h.insert(WEBHOOK_SIGNATURE, HeaderValue::from_str(sig).unwrap());
         h
     }
@@ -116,7 +125,8 @@ mod tests {
     #[test]
     fn spec_vector_signs_and_verifies() {
         assert_eq!(sign_standard(&key(), ID, TS, BODY), SIGNATURE);
-        let verified = verify_standard(&headers(ID, TS, SIGNATURE), BODY, &[key()], TS, TOLERANCE).unwrap();
+        let verified =
+            verify_standard(&headers(ID, TS, SIGNATURE), BODY, &[key()], TS, TOLERANCE).unwrap();
         assert_eq!(verified.delivery_id, ID);
     }
 
@@ -124,7 +134,14 @@ mod tests {
     fn any_signature_in_the_list_and_any_key_may_match() {
         let list = format!("v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1a,xyz {SIGNATURE}");
         let other = decode_whsec("whsec_c2VjcmV0LXJvdGF0ZWQ=").unwrap();
-        verify_standard(&headers(ID, TS, &list), BODY, &[other, key()], TS, TOLERANCE).unwrap();
+        verify_standard(
+            &headers(ID, TS, &list),
+            BODY,
+            &[other, key()],
+            TS,
+            TOLERANCE,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -135,10 +152,21 @@ mod tests {
             Err(AuthFailure::BadSignature)
         );
         let wrong = decode_whsec("whsec_d3Jvbmctc2VjcmV0").unwrap();
-        assert_eq!(verify_standard(&h, BODY, &[wrong], TS, TOLERANCE), Err(AuthFailure::BadSignature));
-        let stale = Err(AuthFailure::StaleTimestamp { tolerance_secs: 300 });
-        assert_eq!(verify_standard(&h, BODY, &[key()], TS + 301, TOLERANCE), stale);
-        assert_eq!(verify_standard(&h, BODY, &[key()], TS - 301, TOLERANCE), stale);
+        assert_eq!(
+            verify_standard(&h, BODY, &[wrong], TS, TOLERANCE),
+            Err(AuthFailure::BadSignature)
+        );
+        let stale = Err(AuthFailure::StaleTimestamp {
+            tolerance_secs: 300,
+        });
+        assert_eq!(
+            verify_standard(&h, BODY, &[key()], TS + 301, TOLERANCE),
+            stale
+        );
+        assert_eq!(
+            verify_standard(&h, BODY, &[key()], TS - 301, TOLERANCE),
+            stale
+        );
         verify_standard(&h, BODY, &[key()], TS + 300, TOLERANCE).unwrap();
     }
 

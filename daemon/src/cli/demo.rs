@@ -50,7 +50,9 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(demo(args))
 }
 
@@ -63,7 +65,11 @@ struct Tour {
 impl Tour {
     fn step(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("[{:>5.1}s] {}", self.started.elapsed().as_secs_f64(), text.as_ref());
+            eprintln!(
+                "[{:>5.1}s] {}",
+                self.started.elapsed().as_secs_f64(),
+                text.as_ref()
+            );
         }
     }
 }
@@ -71,7 +77,10 @@ impl Tour {
 fn plugin_dir(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     let dir = match &args.plugins {
         Some(dir) => dir.clone(),
-        None => std::env::current_exe()?.parent().context("the binary has no directory")?.to_owned(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the binary has no directory")?
+            .to_owned(),
     };
     for (plugin, _) in PLUGINS {
         let file = dir.join(library_file_name(plugin));
@@ -85,7 +94,11 @@ fn plugin_dir(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn demo_config(dir: &std::path::Path, plugins: &std::path::Path, vendor: std::net::SocketAddr) -> String {
+fn demo_config(
+    dir: &std::path::Path,
+    plugins: &std::path::Path,
+    vendor: std::net::SocketAddr,
+) -> String {
     format!(
         r#"listen: 127.0.0.1:0
 store: sqlite://{store}
@@ -117,23 +130,39 @@ clients:
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let tour = Tour { quiet: args.json, started: Instant::now() };
+    let tour = Tour {
+        quiet: args.json,
+        started: Instant::now(),
+    };
     let plugins = plugin_dir(&args)?;
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
 
     // 1. The vendor sandbox, with sent messages to take back.
-    let vendors = sandbox::Sandbox::new(sandbox::Config { latency_ms: args.latency_ms, ..Default::default() });
+    let vendors = sandbox::Sandbox::new(sandbox::Config {
+        latency_ms: args.latency_ms,
+        ..Default::default()
+    });
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (vendor_addr, sandbox_task) = sandbox::serve(vendors.clone(), ([127, 0, 0, 1], 0).into(), async {
-        let _ = sandbox_stopped.await;
-    })
-    .await?;
+    let (vendor_addr, sandbox_task) =
+        sandbox::serve(vendors.clone(), ([127, 0, 0, 1], 0).into(), async {
+            let _ = sandbox_stopped.await;
+        })
+        .await?;
     tour.step(format!("vendor sandbox (Feishu, DingTalk, EngageLab, JPush) on http://{vendor_addr}, {} ms latency", args.latency_ms));
     let seeded = vendors.seed(&SeedRequest::new(args.per_vendor));
-    let stale = vendors.seed(&SeedRequest { count: 1, vendors: vec![Vendor::DingTalk], sent_ago_secs: 25 * 3600 });
+    let stale = vendors.seed(&SeedRequest {
+        count: 1,
+        vendors: vec![Vendor::DingTalk],
+        sent_ago_secs: 25 * 3600,
+    });
     let sent_at = vendors.now_ms();
-    let ids: BTreeMap<&str, &Vec<String>> =
-        [("feishu", &seeded.feishu), ("dingtalk-main", &seeded.dingtalk), ("engagelab-sgp", &seeded.engagelab), ("jpush-main", &seeded.jpush)].into();
+    let ids: BTreeMap<&str, &Vec<String>> = [
+        ("feishu", &seeded.feishu),
+        ("dingtalk-main", &seeded.dingtalk),
+        ("engagelab-sgp", &seeded.engagelab),
+        ("jpush-main", &seeded.jpush),
+    ]
+    .into();
 
     // Someone already withdrew a few EngageLab pushes in the vendor console.
     let http = reqwest::Client::new();
@@ -157,14 +186,22 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = Config::parse(&config_path, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let daemon = start(config).await?;
     let server = format!("http://{}", daemon.addr);
-    tour.step(format!("recalld on {server}, store {}, plugins from {}", temp.path().join("recalld.db").display(), plugins.display()));
+    tour.step(format!(
+        "recalld on {server}, store {}, plugins from {}",
+        temp.path().join("recalld.db").display(),
+        plugins.display()
+    ));
 
     // 3. The sending system tracks what it sent (signed, in batches of 100).
     let bot = SignedClient::connect(&server, BOT_SECRET, "standard-webhooks")?;
     let mut messages: Vec<Value> = Vec::new();
     for (account, list) in &ids {
         for (i, id) in list.iter().enumerate() {
-            let tags = if i % 10 == 0 { json!([TAG, "otp"]) } else { json!([TAG]) };
+            let tags = if i % 10 == 0 {
+                json!([TAG, "otp"])
+            } else {
+                json!([TAG])
+            };
             messages.push(json!({"account": account, "remote_id": id, "tags": tags, "sent_at": sent_at, "meta": {"n": i}}));
         }
     }
@@ -176,24 +213,45 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let (status, answer) = bot.send(Method::POST, "/v1/messages", body).await?;
         expect(status, answer, StatusCode::OK)?;
     }
-    tour.step(format!("tracked {} messages tagged {TAG} across 4 vendors (signed POST /v1/messages)", messages.len()));
+    tour.step(format!(
+        "tracked {} messages tagged {TAG} across 4 vendors (signed POST /v1/messages)",
+        messages.len()
+    ));
 
     // 4. The on-call bot asks for everything tagged incident-42 back.
-    let body = serde_json::to_vec(&json!({"select": {"tags": [TAG]}, "action": "recall", "reason": "demo: wrong announcement"}))?;
+    let body = serde_json::to_vec(
+        &json!({"select": {"tags": [TAG]}, "action": "recall", "reason": "demo: wrong announcement"}),
+    )?;
     let (status, answer) = bot.send(Method::POST, "/v1/recalls", body).await?;
     let answer = expect(status, answer, StatusCode::ACCEPTED)?;
-    let job_id = answer["job_id"].as_i64().context("no job_id in the answer")?;
+    let job_id = answer["job_id"]
+        .as_i64()
+        .context("no job_id in the answer")?;
     let matched = answer["matched"].as_u64().unwrap_or(0);
-    tour.step(format!("on-call bot: signed POST /v1/recalls {{tags: [{TAG}]}} -> job {job_id}, {matched} messages"));
+    tour.step(format!(
+        "on-call bot: signed POST /v1/recalls {{tags: [{TAG}]}} -> job {job_id}, {matched} messages"
+    ));
     let progress: Progress = if args.json {
         poll_quietly(&bot, job_id).await?
     } else {
-        follow(&bot, job_id, matched, Duration::from_millis(200), Duration::from_secs(120)).await?
+        follow(
+            &bot,
+            job_id,
+            matched,
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        )
+        .await?
     };
 
     // 5. What happened, per vendor, checked against the vendors' own count.
     let stats = vendors.stats();
-    let vendor_stats = [("feishu", &stats.feishu), ("dingtalk-main", &stats.dingtalk), ("engagelab-sgp", &stats.engagelab), ("jpush-main", &stats.jpush)];
+    let vendor_stats = [
+        ("feishu", &stats.feishu),
+        ("dingtalk-main", &stats.dingtalk),
+        ("engagelab-sgp", &stats.engagelab),
+        ("jpush-main", &stats.jpush),
+    ];
     let duplicates: u64 = vendor_stats.iter().map(|(_, s)| s.duplicate_recalls).sum();
     let console_duplicates = 3; // the daemon's calls on the 3 pushes withdrawn by hand
     let elapsed = tour.started.elapsed().as_secs_f64();
@@ -202,7 +260,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = stop_sandbox.send(());
     let _ = sandbox_task.await;
 
-    let ok = progress.state == "done" && progress.counts.failed == 0 && duplicates == console_duplicates;
+    let ok =
+        progress.state == "done" && progress.counts.failed == 0 && duplicates == console_duplicates;
     if args.json {
         let accounts: BTreeMap<&String, Value> = progress
             .accounts
@@ -225,24 +284,39 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         writeln!(out)?;
         print_summary(&progress, &mut out)?;
-        writeln!(out, "\nvendor side (sandbox): every recalled message was recalled once; {duplicates} calls hit an already-withdrawn message (the {console_duplicates} withdrawn by hand)")?;
-        writeln!(out, "age rules (\"recall OTPs 10 minutes after sending\") are not implemented yet (issue 7); this tour skips them")?;
+        writeln!(
+            out,
+            "\nvendor side (sandbox): every recalled message was recalled once; {duplicates} calls hit an already-withdrawn message (the {console_duplicates} withdrawn by hand)"
+        )?;
+        writeln!(
+            out,
+            "age rules (\"recall OTPs 10 minutes after sending\") are not implemented yet (issue 7); this tour skips them"
+        )?;
         writeln!(out, "done in {elapsed:.1}s")?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Follows a job without a progress bar (for `--json`).
 async fn poll_quietly(bot: &SignedClient, job_id: i64) -> anyhow::Result<Progress> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (status, answer) = bot.send(Method::GET, &format!("/v1/jobs/{job_id}"), Vec::new()).await?;
+        let (status, answer) = bot
+            .send(Method::GET, &format!("/v1/jobs/{job_id}"), Vec::new())
+            .await?;
         let progress: Progress = serde_json::from_value(expect(status, answer, StatusCode::OK)?)?;
         if progress.state == "done" {
             return Ok(progress);
         }
         if Instant::now() > deadline {
-            bail!("job {job_id} did not finish within 120 s (started {} ms ago)", now_ms());
+            bail!(
+                "job {job_id} did not finish within 120 s (started {} ms ago)",
+                now_ms()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub const EXIT_CONFIG: u8 = 64;
 
 #[derive(Debug, Parser)]
-#[command(name = "recalld", version, about = "Takes back messages that were already sent, across vendors")]
+#[command(
+    name = "recalld",
+    version,
+    about = "Takes back messages that were already sent, across vendors"
+)]
 pub struct Cli {
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -62,14 +66,20 @@ pub enum Command {
 pub fn init_logging(format: LogFormat, command: &Command) {
     use tracing_subscriber::EnvFilter;
     let default = match command {
-        Command::Demo(_) | Command::Recall(_) | Command::Sign(_) | Command::Plugins(_) | Command::Check { .. } => "warn",
+        Command::Demo(_)
+        | Command::Recall(_)
+        | Command::Sign(_)
+        | Command::Plugins(_)
+        | Command::Check { .. } => "warn",
         _ => "info",
     };
     // warp reports idle keep-alive connections cut by a graceful shutdown as
     // errors; they are not. RUST_LOG overrides this default.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},warp::server::run=off")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

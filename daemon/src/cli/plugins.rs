@@ -59,7 +59,11 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<ExitCode> {
                     print!("{}", report.render());
                 }
             }
-            Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -89,11 +93,16 @@ fn print_plugins(plugins: &[&LoadedPlugin], json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&manifests)?);
         return Ok(());
     }
-    println!("{:<18} {:<9} {:<12} {:<22} {:<10} SOURCE", "NAME", "VERSION", "VENDOR", "OPERATIONS", "WINDOW");
+    println!(
+        "{:<18} {:<9} {:<12} {:<22} {:<10} SOURCE",
+        "NAME", "VERSION", "VENDOR", "OPERATIONS", "WINDOW"
+    );
     for p in plugins {
         let m = &p.manifest;
         let ops: Vec<&str> = m.operations.iter().map(|o| o.as_str()).collect();
-        let window = m.recall_window_secs.map_or("-".to_owned(), |s| format!("{}h", s / 3600));
+        let window = m
+            .recall_window_secs
+            .map_or("-".to_owned(), |s| format!("{}h", s / 3600));
         println!(
             "{:<18} {:<9} {:<12} {:<22} {:<10} {}",
             m.name,

@@ -91,7 +91,11 @@ impl SignedClient {
     }
 
     /// A client of `server` signing with `secret` under `scheme`.
-    pub(crate) fn connect(server: &str, secret: &str, scheme: &str) -> anyhow::Result<SignedClient> {
+    pub(crate) fn connect(
+        server: &str,
+        secret: &str,
+        scheme: &str,
+    ) -> anyhow::Result<SignedClient> {
         crate::api::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

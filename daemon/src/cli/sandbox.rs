@@ -19,9 +19,14 @@ pub struct SandboxArgs {
 }
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
-        let mut config = sandbox::Config { latency_ms: args.latency_ms, ..Default::default() };
+        let mut config = sandbox::Config {
+            latency_ms: args.latency_ms,
+            ..Default::default()
+        };
         if args.no_rate_limits {
             config.rate_limits.enabled = false;
         }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::auth::{GITHUB_DELIVERY, GITHUB_SIGNATURE, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::auth::{
+    GITHUB_DELIVERY, GITHUB_SIGNATURE, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+};
 use crate::auth::{decode_whsec, sign_github, sign_standard};
 
 #[derive(Debug, Args)]
@@ -32,9 +34,18 @@ pub fn fresh_id() -> String {
 }
 
 /// The signature headers for `body`.
-pub fn headers_for(secret: &str, scheme: &str, id: &str, now_secs: i64, body: &[u8]) -> anyhow::Result<Vec<(&'static str, String)>> {
+pub fn headers_for(
+    secret: &str,
+    scheme: &str,
+    id: &str,
+    now_secs: i64,
+    body: &[u8],
+) -> anyhow::Result<Vec<(&'static str, String)>> {
     Ok(if scheme == "github" {
-        vec![(GITHUB_DELIVERY, id.to_owned()), (GITHUB_SIGNATURE, sign_github(secret.as_bytes(), body))]
+        vec![
+            (GITHUB_DELIVERY, id.to_owned()),
+            (GITHUB_SIGNATURE, sign_github(secret.as_bytes(), body)),
+        ]
     } else {
         let key = decode_whsec(secret).map_err(anyhow::Error::msg)?;
         vec![

@@ -43,7 +43,14 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -65,7 +72,10 @@ impl fmt::Display for ConfigErrors {
 
 /// Parses a YAML document with serde-saphyr, turning its error into a
 /// located [`ConfigError`]. Shared by the config and rule loaders.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     serde_saphyr::from_str::<T>(text).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         let message = e.to_string();
@@ -134,7 +144,9 @@ pub enum Scheme {
     Github,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Recall,
@@ -272,20 +284,38 @@ impl Config {
                 }
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(ConfigErrors(errors)) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
     }
 }
 
 fn resolve_path(base: &Path, text: &str) -> PathBuf {
     let path = Path::new(text);
-    if path.is_absolute() { path.to_owned() } else { base.join(path) }
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
 }
 
-fn duration_at(file: &Path, value: &Option<Spanned<String>>, default: Duration, key: &str, errors: &mut Vec<ConfigError>) -> Duration {
+fn duration_at(
+    file: &Path,
+    value: &Option<Spanned<String>>,
+    default: Duration,
+    key: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Duration {
     match value {
         None => default,
         Some(spanned) => parse_duration(&spanned.value).unwrap_or_else(|e| {
-            errors.push(ConfigError::at(file, spanned.referenced, format!("{key}: {e}")));
+            errors.push(ConfigError::at(
+                file,
+                spanned.referenced,
+                format!("{key}: {e}"),
+            ));
             default
         }),
     }
@@ -296,7 +326,10 @@ fn typed(file: &Path, base: &Path, raw: RawConfig, errors: &mut Vec<ConfigError>
         errors.push(ConfigError::at(
             file,
             raw.listen.referenced,
-            format!("listen: {:?} is not an address; write e.g. 127.0.0.1:8787", raw.listen.value),
+            format!(
+                "listen: {:?} is not an address; write e.g. 127.0.0.1:8787",
+                raw.listen.value
+            ),
         ));
         SocketAddr::from(([127, 0, 0, 1], 8787))
     });
@@ -314,10 +347,16 @@ fn typed(file: &Path, base: &Path, raw: RawConfig, errors: &mut Vec<ConfigError>
             }
         },
     };
-    let plugins = raw.plugins.map_or_else(PluginSources::default, |p| PluginSources {
-        dir: p.dir.map(|d| resolve_path(base, &d.value)),
-        paths: p.paths.iter().map(|s| resolve_path(base, &s.value)).collect(),
-    });
+    let plugins = raw
+        .plugins
+        .map_or_else(PluginSources::default, |p| PluginSources {
+            dir: p.dir.map(|d| resolve_path(base, &d.value)),
+            paths: p
+                .paths
+                .iter()
+                .map(|s| resolve_path(base, &s.value))
+                .collect(),
+        });
     let accounts = raw
         .accounts
         .into_iter()
@@ -336,7 +375,12 @@ fn typed(file: &Path, base: &Path, raw: RawConfig, errors: &mut Vec<ConfigError>
         .collect();
     let rules = raw
         .rules
-        .map(|r| r.files.iter().map(|f| resolve_path(base, &f.value).to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.files
+                .iter()
+                .map(|f| resolve_path(base, &f.value).to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let api = raw.api.map_or(
         ApiConfig {
@@ -345,16 +389,34 @@ fn typed(file: &Path, base: &Path, raw: RawConfig, errors: &mut Vec<ConfigError>
         },
         |api| ApiConfig {
             max_body_bytes: api.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-            timestamp_tolerance: duration_at(file, &api.timestamp_tolerance, Duration::from_secs(300), "api.timestamp_tolerance", errors),
+            timestamp_tolerance: duration_at(
+                file,
+                &api.timestamp_tolerance,
+                Duration::from_secs(300),
+                "api.timestamp_tolerance",
+                errors,
+            ),
         },
     );
     let dispatch = match raw.dispatch {
         None => DispatchConfig::default(),
         Some(d) => DispatchConfig {
             max_attempts: d.max_attempts.unwrap_or(8).max(1),
-            request_timeout: duration_at(file, &d.request_timeout, Duration::from_secs(10), "dispatch.request_timeout", errors),
+            request_timeout: duration_at(
+                file,
+                &d.request_timeout,
+                Duration::from_secs(10),
+                "dispatch.request_timeout",
+                errors,
+            ),
             concurrency: d.concurrency.unwrap_or(64).max(1),
-            shutdown_grace: duration_at(file, &d.shutdown_grace, Duration::from_secs(10), "dispatch.shutdown_grace", errors),
+            shutdown_grace: duration_at(
+                file,
+                &d.shutdown_grace,
+                Duration::from_secs(10),
+                "dispatch.shutdown_grace",
+                errors,
+            ),
         },
     };
     Config {
@@ -381,27 +443,53 @@ impl Default for DispatchConfig {
     }
 }
 
-fn account(file: &Path, name: &str, spanned: Spanned<RawAccount>, errors: &mut Vec<ConfigError>) -> AccountConfig {
+fn account(
+    file: &Path,
+    name: &str,
+    spanned: Spanned<RawAccount>,
+    errors: &mut Vec<ConfigError>,
+) -> AccountConfig {
     let location = (spanned.referenced.line(), spanned.referenced.column());
     let raw = spanned.value;
     if let Some(url) = &raw.base_url {
         if let Err(e) = crate::host::UrlParts::parse(&url.value) {
-            errors.push(ConfigError::at(file, url.referenced, format!("account {name}: base_url: {e}")));
+            errors.push(ConfigError::at(
+                file,
+                url.referenced,
+                format!("account {name}: base_url: {e}"),
+            ));
         }
     }
     let rate_limit = raw.rate_limit.map(|r| {
         let per = parse_duration(&r.value.per.value).unwrap_or_else(|e| {
-            errors.push(ConfigError::at(file, r.value.per.referenced, format!("account {name}: rate_limit.per: {e}")));
+            errors.push(ConfigError::at(
+                file,
+                r.value.per.referenced,
+                format!("account {name}: rate_limit.per: {e}"),
+            ));
             Duration::from_secs(1)
         });
         if r.value.requests == 0 || per.is_zero() {
-            errors.push(ConfigError::at(file, r.referenced, format!("account {name}: rate_limit must allow at least 1 request per non-zero period")));
+            errors.push(ConfigError::at(
+                file,
+                r.referenced,
+                format!(
+                    "account {name}: rate_limit must allow at least 1 request per non-zero period"
+                ),
+            ));
         }
-        RateLimitOverride { requests: r.value.requests.max(1), per: per.max(Duration::from_millis(1)) }
+        RateLimitOverride {
+            requests: r.value.requests.max(1),
+            per: per.max(Duration::from_millis(1)),
+        }
     });
     let concurrency = raw.concurrency.map(|c| {
         if c.value == 0 {
-            errors.push(ConfigError::at(file, c.referenced, format!("account {name}: concurrency must be at least 1")));
+            errors.push(ConfigError::at(
+                file,
+                c.referenced,
+                format!("account {name}: concurrency must be at least 1"),
+            ));
         }
         c.value.max(1)
     });
@@ -410,31 +498,60 @@ fn account(file: &Path, name: &str, spanned: Spanned<RawAccount>, errors: &mut V
         plugin: raw.plugin.value,
         base_url: raw.base_url.map(|u| u.value),
         region: raw.region.map(|r| r.value),
-        credentials: raw.credentials.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        credentials: raw
+            .credentials
+            .into_iter()
+            .map(|(k, v)| (k, v.value))
+            .collect(),
         rate_limit,
         concurrency,
         location,
     }
 }
 
-fn client(file: &Path, name: &str, spanned: Spanned<RawClient>, errors: &mut Vec<ConfigError>) -> ClientConfig {
+fn client(
+    file: &Path,
+    name: &str,
+    spanned: Spanned<RawClient>,
+    errors: &mut Vec<ConfigError>,
+) -> ClientConfig {
     let raw: RawClient = spanned.value;
     let scheme = match raw.scheme.as_ref().map(|s| s.value.as_str()) {
         None | Some("standard-webhooks") => Scheme::StandardWebhooks,
         Some("github") => Scheme::Github,
         Some(other) => {
-            let at = raw.scheme.as_ref().map_or(spanned.referenced, |s| s.referenced);
-            errors.push(ConfigError::at(file, at, format!("client {name}: scheme {other:?} is unknown; write standard-webhooks or github")));
+            let at = raw
+                .scheme
+                .as_ref()
+                .map_or(spanned.referenced, |s| s.referenced);
+            errors.push(ConfigError::at(
+                file,
+                at,
+                format!(
+                    "client {name}: scheme {other:?} is unknown; write standard-webhooks or github"
+                ),
+            ));
             Scheme::StandardWebhooks
         }
     };
     if raw.secrets.is_empty() {
-        errors.push(ConfigError::at(file, spanned.referenced, format!("client {name}: needs at least one secret")));
+        errors.push(ConfigError::at(
+            file,
+            spanned.referenced,
+            format!("client {name}: needs at least one secret"),
+        ));
     }
     for secret in &raw.secrets {
         let literal = !secret.value.contains("${");
-        if scheme == Scheme::StandardWebhooks && literal && crate::auth::decode_whsec(&secret.value).is_err() {
-            errors.push(ConfigError::at(file, secret.referenced, format!("client {name}: a standard-webhooks secret must be whsec_<base64>")));
+        if scheme == Scheme::StandardWebhooks
+            && literal
+            && crate::auth::decode_whsec(&secret.value).is_err()
+        {
+            errors.push(ConfigError::at(
+                file,
+                secret.referenced,
+                format!("client {name}: a standard-webhooks secret must be whsec_<base64>"),
+            ));
         }
     }
     let actions = raw
@@ -455,13 +572,23 @@ fn client(file: &Path, name: &str, spanned: Spanned<RawClient>, errors: &mut Vec
         .iter()
         .filter_map(|t| {
             glob::Pattern::new(&t.value)
-                .map_err(|e| errors.push(ConfigError::at(file, t.referenced, format!("client {name}: tag pattern {:?}: {e}", t.value))))
+                .map_err(|e| {
+                    errors.push(ConfigError::at(
+                        file,
+                        t.referenced,
+                        format!("client {name}: tag pattern {:?}: {e}", t.value),
+                    ))
+                })
                 .ok()
         })
         .collect();
     ClientConfig {
         name: name.to_owned(),
-        secrets: raw.secrets.into_iter().map(|s| Secret::new(s.value)).collect(),
+        secrets: raw
+            .secrets
+            .into_iter()
+            .map(|s| Secret::new(s.value))
+            .collect(),
         scheme,
         scopes: Scopes {
             actions,

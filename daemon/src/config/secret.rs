@@ -38,15 +38,18 @@ pub fn expand(value: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unterminated reference in {value:?}; write ${{env:NAME}} or ${{file:PATH}}"))?;
+        let end = after.find('}').ok_or_else(|| {
+            format!("unterminated reference in {value:?}; write ${{env:NAME}} or ${{file:PATH}}")
+        })?;
         let reference = &after[..end];
         let resolved = match reference.split_once(':') {
-            Some(("env", name)) => std::env::var(name)
-                .map_err(|_| format!("environment variable {name} (from ${{env:{name}}}) is not set"))?,
+            Some(("env", name)) => std::env::var(name).map_err(|_| {
+                format!("environment variable {name} (from ${{env:{name}}}) is not set")
+            })?,
             Some(("file", path)) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read secret file {path} (from ${{file:{path}}}): {e}"))?
+                .map_err(|e| {
+                    format!("cannot read secret file {path} (from ${{file:{path}}}): {e}")
+                })?
                 .trim_end_matches(['\n', '\r'])
                 .to_owned(),
             _ => {
@@ -84,7 +87,11 @@ mod tests {
         assert_eq!(expand("plain").unwrap(), "plain");
         let err = expand(&format!("${{env:{name}}}")).unwrap_err();
         assert!(err.contains(name) && err.contains("not set"), "{err}");
-        assert!(expand("${vault:x}").unwrap_err().contains("unknown reference"));
+        assert!(
+            expand("${vault:x}")
+                .unwrap_err()
+                .contains("unknown reference")
+        );
         assert!(expand("${env:X").unwrap_err().contains("unterminated"));
     }
 }

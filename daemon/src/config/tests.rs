@@ -30,13 +30,24 @@ rules:
 fn the_documented_example_parses() {
     let config = Config::parse(Path::new("/etc/recalld/recalld.yaml"), EXAMPLE).unwrap();
     assert_eq!(config.listen, "127.0.0.1:8787".parse().unwrap());
-    assert!(matches!(&config.store, StoreUrl::Sqlite(p) if p == Path::new("/etc/recalld/recalld.db")));
-    assert_eq!(config.plugins.dir.as_deref(), Some(Path::new("/etc/recalld/target/release")));
+    assert!(
+        matches!(&config.store, StoreUrl::Sqlite(p) if p == Path::new("/etc/recalld/recalld.db"))
+    );
+    assert_eq!(
+        config.plugins.dir.as_deref(),
+        Some(Path::new("/etc/recalld/target/release"))
+    );
     assert_eq!(config.accounts.len(), 4);
     let ding = &config.accounts["dingtalk-main"];
     assert_eq!(ding.plugin, "dingtalk");
     assert_eq!(ding.credentials["agent_id"], serde_json::json!(1000));
-    assert_eq!(ding.rate_limit, Some(RateLimitOverride { requests: 40, per: Duration::from_secs(1) }));
+    assert_eq!(
+        ding.rate_limit,
+        Some(RateLimitOverride {
+            requests: 40,
+            per: Duration::from_secs(1)
+        })
+    );
     let bot = &config.clients["oncall-bot"];
     assert_eq!(bot.scheme, Scheme::StandardWebhooks);
     assert_eq!(bot.scopes.actions, vec![Action::Recall, Action::Cancel]);
@@ -72,9 +83,22 @@ clients:
 "#;
     let errors = Config::parse(Path::new("c.yaml"), text).unwrap_err().0;
     let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
-    assert_eq!(lines, vec![1, 2, 6, 7, 10, 11, 12], "{}", ConfigErrors(errors.clone()));
+    assert_eq!(
+        lines,
+        vec![1, 2, 6, 7, 10, 11, 12],
+        "{}",
+        ConfigErrors(errors.clone())
+    );
     let text = ConfigErrors(errors).to_string();
-    for needle in ["listen", "store", "base_url", "rate_limit.per", "whsec_", "carrier-pigeon", "obliterate"] {
+    for needle in [
+        "listen",
+        "store",
+        "base_url",
+        "rate_limit.per",
+        "whsec_",
+        "carrier-pigeon",
+        "obliterate",
+    ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
@@ -91,7 +115,14 @@ fn secrets_resolve_from_env_and_file_and_errors_name_the_key() {
     let mut config = Config::parse(Path::new("c.yaml"), &text).unwrap();
     let errors = config.resolve_secrets().unwrap_err().0;
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].message.contains("credentials.user_access_token"), "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("credentials.user_access_token"),
+        "{}",
+        errors[0]
+    );
     assert!(errors[0].message.contains("RECALLD_TEST_UNSET_VAR"));
-    assert_eq!(config.accounts["f"].credentials["helpdesk_token"], "hd-token");
+    assert_eq!(
+        config.accounts["f"].credentials["helpdesk_token"],
+        "hd-token"
+    );
 }

@@ -27,7 +27,11 @@ impl Executor {
     }
 
     /// Sends `request`; transport failures and timeouts are `Err` (retryable).
-    pub async fn send(&self, request: &HttpRequest, timeout: Duration) -> Result<HttpResponse, String> {
+    pub async fn send(
+        &self,
+        request: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse, String> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("invalid HTTP method {:?}", request.method))?;
         let mut builder = self.client.request(method, &request.url).timeout(timeout);
@@ -37,7 +41,10 @@ impl Executor {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder.send().await.map_err(|e| e.without_url().to_string())?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -45,7 +52,11 @@ impl Executor {
             .filter_map(|(name, value)| value.to_str().ok().map(|v| Header::new(name.as_str(), v)))
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| e.without_url().to_string())?
+        {
             let room = RESPONSE_CAP.saturating_sub(body.len());
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if room <= chunk.len() {

@@ -106,7 +106,11 @@ mod tests {
     use super::*;
 
     fn limit(scope: &str, requests: u32, per_ms: u64) -> RateLimit {
-        RateLimit { scope: scope.into(), requests, per_ms }
+        RateLimit {
+            scope: scope.into(),
+            requests,
+            per_ms,
+        }
     }
 
     /// Drives the limiter greedily for `duration` ms and returns call times.
@@ -162,7 +166,10 @@ mod tests {
     fn a_pause_holds_every_call() {
         let mut limiter = Limiter::new(&[]);
         limiter.pause_until(5_000);
-        assert_eq!(limiter.try_acquire(OperationKind::Recall, 1_000), Err(4_000));
+        assert_eq!(
+            limiter.try_acquire(OperationKind::Recall, 1_000),
+            Err(4_000)
+        );
         assert_eq!(limiter.try_acquire(OperationKind::Recall, 5_000), Ok(()));
     }
 }

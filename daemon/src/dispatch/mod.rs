@@ -54,9 +54,21 @@ impl Lane {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, accounts: Accounts, metrics: Arc<Metrics>, config: DispatchConfig) -> Result<Arc<Dispatcher>, String> {
-        let max_concurrency = accounts.values().map(|a| a.concurrency as usize).max().unwrap_or(1);
-        let wakers = accounts.keys().map(|name| (name.clone(), Arc::new(Notify::new()))).collect();
+    pub fn new(
+        store: Arc<dyn Store>,
+        accounts: Accounts,
+        metrics: Arc<Metrics>,
+        config: DispatchConfig,
+    ) -> Result<Arc<Dispatcher>, String> {
+        let max_concurrency = accounts
+            .values()
+            .map(|a| a.concurrency as usize)
+            .max()
+            .unwrap_or(1);
+        let wakers = accounts
+            .keys()
+            .map(|name| (name.clone(), Arc::new(Notify::new())))
+            .collect();
         Ok(Arc::new(Dispatcher {
             store,
             accounts,
@@ -98,7 +110,9 @@ impl Dispatcher {
         match self.store.recover().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(tasks = n, "released unfinished tasks for the next start"),
-            Err(e) => tracing::warn!("could not release unfinished tasks: {e}; they are released at the next start"),
+            Err(e) => tracing::warn!(
+                "could not release unfinished tasks: {e}; they are released at the next start"
+            ),
         }
     }
 
@@ -121,7 +135,8 @@ impl Dispatcher {
             if tasks.is_empty() {
                 let due = self.store.next_due(name.clone()).await.ok().flatten();
                 let wait = due.map_or(Duration::from_secs(30), |at| {
-                    Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(Duration::from_secs(30))
+                    Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
+                        .min(Duration::from_secs(30))
                 });
                 tokio::select! {
                     _ = waker.notified() => {}
@@ -165,19 +180,35 @@ impl Dispatcher {
     }
 
     /// One attempt at one task, recorded in the store.
-    async fn attempt(self: Arc<Self>, lane: Arc<Lane>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
+    async fn attempt(
+        self: Arc<Self>,
+        lane: Arc<Lane>,
+        task: ClaimedTask,
+        permit: OwnedSemaphorePermit,
+    ) {
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
         let attempts = task.attempts + 1;
         let now = now_ms();
-        let next = if task.action == OperationKind::Recall && past_window(manifest.recall_window_secs, task.message.sent_at_ms, now) {
+        let next = if task.action == OperationKind::Recall
+            && past_window(manifest.recall_window_secs, task.message.sent_at_ms, now)
+        {
             let window_h = manifest.recall_window_secs.unwrap_or(0) / 3600;
             Next::Finish(
                 TaskState::Expired,
-                Some(format!("past {}'s {window_h} h recall window; no vendor call made", manifest.vendor)),
+                Some(format!(
+                    "past {}'s {window_h} h recall window; no vendor call made",
+                    manifest.vendor
+                )),
             )
         } else if !manifest.operations.contains(&task.action) {
-            Next::Finish(TaskState::Failed, Some(format!("unsupported: plugin {} cannot {}", manifest.name, task.action)))
+            Next::Finish(
+                TaskState::Failed,
+                Some(format!(
+                    "unsupported: plugin {} cannot {}",
+                    manifest.name, task.action
+                )),
+            )
         } else {
             self.call_vendor(runtime, &task, attempts).await
         };
@@ -187,7 +218,11 @@ impl Dispatcher {
         let secrets = runtime.secrets.iter().map(String::as_str);
         let (state, next_at, error, label) = match next {
             Next::Finish(state, error) => (state, at, error, state.as_str()),
-            Next::Retry { at_ms, error, pause_account } => {
+            Next::Retry {
+                at_ms,
+                error,
+                pause_account,
+            } => {
                 if pause_account {
                     let pause = u64::try_from(at_ms - at).unwrap_or(0);
                     let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
@@ -221,20 +256,47 @@ impl Dispatcher {
         }
     }
 
-    async fn call_vendor(&self, runtime: &AccountRuntime, task: &ClaimedTask, attempts: u32) -> Next {
+    async fn call_vendor(
+        &self,
+        runtime: &AccountRuntime,
+        task: &ClaimedTask,
+        attempts: u32,
+    ) -> Next {
         let plugin = &runtime.plugin.plugin;
         let timeout = self.config.request_timeout;
-        let decide = |outcome: &Outcome| after_outcome(outcome, attempts, self.config.max_attempts, now_ms(), self.backoff, fastrand::f64());
+        let decide = |outcome: &Outcome| {
+            after_outcome(
+                outcome,
+                attempts,
+                self.config.max_attempts,
+                now_ms(),
+                self.backoff,
+                fastrand::f64(),
+            )
+        };
         let token = if runtime.plugin.manifest.uses_token {
-            match self.tokens.get(runtime, &self.executor, timeout, now_ms).await {
+            match self
+                .tokens
+                .get(runtime, &self.executor, timeout, now_ms)
+                .await
+            {
                 Ok(token) => Some(token),
                 Err(outcome) => return decide(&outcome),
             }
         } else {
             None
         };
-        let operation = Operation { kind: task.action, message: task.message.clone(), params: task.params.clone() };
-        let input = PrepareInput { account: runtime.account.clone(), operation, token, now_ms: now_ms() };
+        let operation = Operation {
+            kind: task.action,
+            message: task.message.clone(),
+            params: task.params.clone(),
+        };
+        let input = PrepareInput {
+            account: runtime.account.clone(),
+            operation,
+            token,
+            now_ms: now_ms(),
+        };
         let request = match plugin.prepare(&input) {
             Ok(request) => request,
             Err(e) => return Next::Finish(TaskState::Failed, Some(e.to_string())),
@@ -244,19 +306,55 @@ impl Dispatcher {
         }
         let started = Instant::now();
         let response = self.executor.send(&request, timeout).await;
-        self.metrics.vendor_latency(&runtime.name, started.elapsed().as_secs_f64());
+        self.metrics
+            .vendor_latency(&runtime.name, started.elapsed().as_secs_f64());
         let response = match response {
             Ok(response) => response,
-            Err(e) => return decide(&Outcome::Retry { after_ms: None, code: "transport".into(), message: e }),
+            Err(e) => {
+                return decide(&Outcome::Retry {
+                    after_ms: None,
+                    code: "transport".into(),
+                    message: e,
+                });
+            }
         };
-        let retry_after = response.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
-        let interpret = InterpretInput { account: runtime.account.clone(), operation: input.operation, response, now_ms: now_ms() };
+        let retry_after = response
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let interpret = InterpretInput {
+            account: runtime.account.clone(),
+            operation: input.operation,
+            response,
+            now_ms: now_ms(),
+        };
         let mut outcome = match plugin.interpret(&interpret) {
             Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed { code: e.code, message: e.message, permanent: true },
+            Err(e) => Outcome::Failed {
+                code: e.code,
+                message: e.message,
+                permanent: true,
+            },
         };
+        // Without a token exchange there is nothing to refresh: the configured
+        // credential itself was refused and must be replaced.
+        if let (Outcome::RefreshToken { code, message }, false) =
+            (&outcome, runtime.plugin.manifest.uses_token)
+        {
+            outcome = Outcome::Failed {
+                code: code.clone(),
+                message: format!("{message} (the configured credential was refused; replace it)"),
+                permanent: true,
+            };
+        }
         // Honour an HTTP Retry-After the plugin did not translate itself.
-        if let (Outcome::Retry { after_ms: after @ None, .. }, Some(secs)) = (&mut outcome, retry_after) {
+        if let (
+            Outcome::Retry {
+                after_ms: after @ None,
+                ..
+            },
+            Some(secs),
+        ) = (&mut outcome, retry_after)
+        {
             *after = Some(secs.saturating_mul(1000));
         }
         decide(&outcome)

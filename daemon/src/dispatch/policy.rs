@@ -14,7 +14,10 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { base_ms: 500, max_ms: 60_000 }
+        Backoff {
+            base_ms: 500,
+            max_ms: 60_000,
+        }
     }
 }
 
@@ -41,20 +44,35 @@ pub enum Next {
     Finish(TaskState, Option<String>),
     /// Try again at `at_ms`; `pause_account` when the vendor asked the whole
     /// account to slow down.
-    Retry { at_ms: i64, error: String, pause_account: bool },
+    Retry {
+        at_ms: i64,
+        error: String,
+        pause_account: bool,
+    },
     /// Drop the cached token, then retry right away.
     RefreshToken { error: String },
 }
 
 /// Decides what follows `outcome` for the attempt number `attempts` (≥ 1).
-pub fn after_outcome(outcome: &Outcome, attempts: u32, max_attempts: u32, now_ms: i64, backoff: Backoff, jitter: f64) -> Next {
+pub fn after_outcome(
+    outcome: &Outcome,
+    attempts: u32,
+    max_attempts: u32,
+    now_ms: i64,
+    backoff: Backoff,
+    jitter: f64,
+) -> Next {
     let exhausted = attempts >= max_attempts;
     let retry = |code: &str, message: &str, after_ms: Option<u64>| {
         let error = format!("{code}: {message}");
         if exhausted {
-            return Next::Finish(TaskState::Failed, Some(format!("{error} (gave up after {attempts} attempts)")));
+            return Next::Finish(
+                TaskState::Failed,
+                Some(format!("{error} (gave up after {attempts} attempts)")),
+            );
         }
-        let delay = after_ms.map_or_else(|| backoff.delay_ms(attempts, jitter), |after| after.max(1));
+        let delay =
+            after_ms.map_or_else(|| backoff.delay_ms(attempts, jitter), |after| after.max(1));
         Next::Retry {
             at_ms: now_ms.saturating_add(delay as i64),
             error,
@@ -64,14 +82,34 @@ pub fn after_outcome(outcome: &Outcome, attempts: u32, max_attempts: u32, now_ms
     match outcome {
         Outcome::Done => Next::Finish(TaskState::Done, None),
         Outcome::AlreadyDone => Next::Finish(TaskState::AlreadyDone, None),
-        Outcome::Expired { message } => Next::Finish(TaskState::Expired, (!message.is_empty()).then(|| message.clone())),
-        Outcome::Retry { after_ms, code, message } => retry(code, message, *after_ms),
-        Outcome::Failed { code, message, permanent: false } => retry(code, message, None),
-        Outcome::Failed { code, message, permanent: true } => Next::Finish(TaskState::Failed, Some(format!("{code}: {message}"))),
-        Outcome::RefreshToken { code, message } if !exhausted => Next::RefreshToken { error: format!("{code}: {message}") },
-        Outcome::RefreshToken { code, message } => {
-            Next::Finish(TaskState::Failed, Some(format!("{code}: {message} (token refused after {attempts} attempts)")))
-        }
+        Outcome::Expired { message } => Next::Finish(
+            TaskState::Expired,
+            (!message.is_empty()).then(|| message.clone()),
+        ),
+        Outcome::Retry {
+            after_ms,
+            code,
+            message,
+        } => retry(code, message, *after_ms),
+        Outcome::Failed {
+            code,
+            message,
+            permanent: false,
+        } => retry(code, message, None),
+        Outcome::Failed {
+            code,
+            message,
+            permanent: true,
+        } => Next::Finish(TaskState::Failed, Some(format!("{code}: {message}"))),
+        Outcome::RefreshToken { code, message } if !exhausted => Next::RefreshToken {
+            error: format!("{code}: {message}"),
+        },
+        Outcome::RefreshToken { code, message } => Next::Finish(
+            TaskState::Failed,
+            Some(format!(
+                "{code}: {message} (token refused after {attempts} attempts)"
+            )),
+        ),
     }
 }
 
@@ -90,7 +128,10 @@ pub fn redact<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Str
 mod tests {
     use super::*;
 
-    const B: Backoff = Backoff { base_ms: 500, max_ms: 60_000 };
+    const B: Backoff = Backoff {
+        base_ms: 500,
+        max_ms: 60_000,
+    };
 
     #[test]
     fn backoff_grows_exponentially_with_bounded_jitter() {
@@ -110,19 +151,43 @@ mod tests {
 
     #[test]
     fn vendor_retry_after_wins_and_pauses_the_account() {
-        let outcome = Outcome::Retry { after_ms: Some(7_000), code: "99991400".into(), message: "slow".into() };
+        let outcome = Outcome::Retry {
+            after_ms: Some(7_000),
+            code: "99991400".into(),
+            message: "slow".into(),
+        };
         assert_eq!(
             after_outcome(&outcome, 1, 8, 1_000, B, 0.5),
-            Next::Retry { at_ms: 8_000, error: "99991400: slow".into(), pause_account: true }
+            Next::Retry {
+                at_ms: 8_000,
+                error: "99991400: slow".into(),
+                pause_account: true
+            }
         );
-        let transient = Outcome::Failed { code: "155000".into(), message: "internal".into(), permanent: false };
-        assert!(matches!(after_outcome(&transient, 2, 8, 0, B, 0.0), Next::Retry { at_ms: 500, pause_account: false, .. }));
+        let transient = Outcome::Failed {
+            code: "155000".into(),
+            message: "internal".into(),
+            permanent: false,
+        };
+        assert!(matches!(
+            after_outcome(&transient, 2, 8, 0, B, 0.0),
+            Next::Retry {
+                at_ms: 500,
+                pause_account: false,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn attempts_run_out_into_a_failure_that_says_so() {
-        let outcome = Outcome::Retry { after_ms: None, code: "500".into(), message: "busy".into() };
-        let Next::Finish(TaskState::Failed, Some(error)) = after_outcome(&outcome, 8, 8, 0, B, 0.0) else {
+        let outcome = Outcome::Retry {
+            after_ms: None,
+            code: "500".into(),
+            message: "busy".into(),
+        };
+        let Next::Finish(TaskState::Failed, Some(error)) = after_outcome(&outcome, 8, 8, 0, B, 0.0)
+        else {
             panic!("expected a failure");
         };
         assert!(error.contains("gave up after 8 attempts"), "{error}");
@@ -130,15 +195,34 @@ mod tests {
 
     #[test]
     fn terminal_outcomes_and_token_refresh() {
-        assert_eq!(after_outcome(&Outcome::AlreadyDone, 1, 8, 0, B, 0.0), Next::Finish(TaskState::AlreadyDone, None));
-        let permanent = Outcome::Failed { code: "21003".into(), message: "not found".into(), permanent: true };
-        assert_eq!(after_outcome(&permanent, 1, 8, 0, B, 0.0), Next::Finish(TaskState::Failed, Some("21003: not found".into())));
-        let refresh = Outcome::RefreshToken { code: "42001".into(), message: "expired".into() };
-        assert!(matches!(after_outcome(&refresh, 1, 8, 0, B, 0.0), Next::RefreshToken { .. }));
+        assert_eq!(
+            after_outcome(&Outcome::AlreadyDone, 1, 8, 0, B, 0.0),
+            Next::Finish(TaskState::AlreadyDone, None)
+        );
+        let permanent = Outcome::Failed {
+            code: "21003".into(),
+            message: "not found".into(),
+            permanent: true,
+        };
+        assert_eq!(
+            after_outcome(&permanent, 1, 8, 0, B, 0.0),
+            Next::Finish(TaskState::Failed, Some("21003: not found".into()))
+        );
+        let refresh = Outcome::RefreshToken {
+            code: "42001".into(),
+            message: "expired".into(),
+        };
+        assert!(matches!(
+            after_outcome(&refresh, 1, 8, 0, B, 0.0),
+            Next::RefreshToken { .. }
+        ));
     }
 
     #[test]
     fn redaction_hides_every_secret() {
-        assert_eq!(redact("token=abcd1234&x=ding-secret", ["abcd1234", "ding-secret"]), "token=***&x=***");
+        assert_eq!(
+            redact("token=abcd1234&x=ding-secret", ["abcd1234", "ding-secret"]),
+            "token=***&x=***"
+        );
     }
 }

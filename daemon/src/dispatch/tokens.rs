@@ -33,17 +33,29 @@ pub fn refresh_margin_ms(expires_in_secs: u64) -> i64 {
 impl Tokens {
     fn cached(&self, account: &str, now_ms: i64) -> Option<String> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(account).filter(|e| now_ms < e.refresh_at_ms).map(|e| e.token.clone())
+        entries
+            .get(account)
+            .filter(|e| now_ms < e.refresh_at_ms)
+            .map(|e| e.token.clone())
     }
 
     /// Forgets `account`'s token (the vendor refused it).
     pub fn invalidate(&self, account: &str) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(account);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(account);
     }
 
     /// A valid token, from the cache or freshly obtained. `Err` carries the
     /// outcome to record (retry or failure), already classified by the plugin.
-    pub async fn get(&self, runtime: &AccountRuntime, executor: &Executor, timeout: Duration, now_ms: impl Fn() -> i64) -> Result<String, Outcome> {
+    pub async fn get(
+        &self,
+        runtime: &AccountRuntime,
+        executor: &Executor,
+        timeout: Duration,
+        now_ms: impl Fn() -> i64,
+    ) -> Result<String, Outcome> {
         if let Some(token) = self.cached(&runtime.name, now_ms()) {
             return Ok(token);
         }
@@ -56,28 +68,57 @@ impl Tokens {
             return Ok(token);
         }
         let plugin = &runtime.plugin.plugin;
-        let failed = |code: &str, message: String| Outcome::Failed { code: code.into(), message, permanent: true };
-        let input = TokenInput { account: runtime.account.clone(), now_ms: now_ms() };
+        let failed = |code: &str, message: String| Outcome::Failed {
+            code: code.into(),
+            message,
+            permanent: true,
+        };
+        let input = TokenInput {
+            account: runtime.account.clone(),
+            now_ms: now_ms(),
+        };
         let request = match plugin.token_request(&input) {
             Ok(Some(request)) => request,
-            Ok(None) => return Err(failed("token_unsupported", "the plugin says it uses tokens but builds no token request".into())),
+            Ok(None) => {
+                return Err(failed(
+                    "token_unsupported",
+                    "the plugin says it uses tokens but builds no token request".into(),
+                ));
+            }
             Err(e) => return Err(failed(&e.code, e.message)),
         };
-        runtime.guard.check(&request).map_err(|e| failed("undeclared_host", e))?;
-        let response = executor.send(&request, timeout).await.map_err(|e| Outcome::Retry {
-            after_ms: None,
-            code: "token_transport".into(),
-            message: e,
-        })?;
-        let parse = TokenParseInput { account: runtime.account.clone(), response, now_ms: now_ms() };
+        runtime
+            .guard
+            .check(&request)
+            .map_err(|e| failed("undeclared_host", e))?;
+        let response = executor
+            .send(&request, timeout)
+            .await
+            .map_err(|e| Outcome::Retry {
+                after_ms: None,
+                code: "token_transport".into(),
+                message: e,
+            })?;
+        let parse = TokenParseInput {
+            account: runtime.account.clone(),
+            response,
+            now_ms: now_ms(),
+        };
         match plugin.token_parse(&parse) {
-            Ok(TokenReply::Granted { token, expires_in_secs }) => {
+            Ok(TokenReply::Granted {
+                token,
+                expires_in_secs,
+            }) => {
                 let now = now_ms();
                 let entry = Entry {
                     token: token.clone(),
-                    refresh_at_ms: now + (expires_in_secs as i64).saturating_mul(1000) - refresh_margin_ms(expires_in_secs),
+                    refresh_at_ms: now + (expires_in_secs as i64).saturating_mul(1000)
+                        - refresh_margin_ms(expires_in_secs),
                 };
-                self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(runtime.name.clone(), entry);
+                self.entries
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(runtime.name.clone(), entry);
                 Ok(token)
             }
             Ok(TokenReply::Rejected { outcome }) => Err(outcome),

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use plugin_api::{
-    Account, CredentialType, Header, HttpRequest, HttpResponse, InterpretInput, Message,
-    Operation, OperationKind, Outcome, PluginError, PrepareInput, TokenInput, TokenParseInput,
+    Account, CredentialType, Header, HttpRequest, HttpResponse, InterpretInput, Message, Operation,
+    OperationKind, Outcome, PluginError, PrepareInput, TokenInput, TokenParseInput,
 };
 use serde_json::{Map, Value, json};
 
@@ -51,7 +51,11 @@ impl Report {
             self.plugin,
             self.checks.len(),
             failed,
-            if failed == 0 { "; conformant" } else { "; fix the FAIL lines above" }
+            if failed == 0 {
+                "; conformant"
+            } else {
+                "; fix the FAIL lines above"
+            }
         );
         out
     }
@@ -109,28 +113,51 @@ fn sample_responses() -> Vec<(&'static str, HttpResponse)> {
     };
     vec![
         ("2xx with an empty JSON object", response(200, vec![], "{}")),
-        ("2xx with a non-JSON body", response(200, vec![], "<html>ok</html>")),
-        ("4xx bad request", response(400, vec![], r#"{"error":{"code":1,"message":"bad"}}"#)),
+        (
+            "2xx with a non-JSON body",
+            response(200, vec![], "<html>ok</html>"),
+        ),
+        (
+            "4xx bad request",
+            response(400, vec![], r#"{"error":{"code":1,"message":"bad"}}"#),
+        ),
         ("4xx not found", response(404, vec![], "not found")),
-        ("5xx internal error", response(500, vec![], "internal error")),
+        (
+            "5xx internal error",
+            response(500, vec![], "internal error"),
+        ),
         ("5xx unavailable, empty body", response(503, vec![], "")),
         (
             "429 with Retry-After",
-            response(429, vec![Header::new("Retry-After", "2")], r#"{"error":"slow down"}"#),
+            response(
+                429,
+                vec![Header::new("Retry-After", "2")],
+                r#"{"error":"slow down"}"#,
+            ),
         ),
-        ("2xx with a 512 KiB body", response(200, vec![], &"x".repeat(512 * 1024))),
+        (
+            "2xx with a 512 KiB body",
+            response(200, vec![], &"x".repeat(512 * 1024)),
+        ),
     ]
 }
 
 fn well_formed(request: &HttpRequest, guard: &HostGuard) -> Result<(), String> {
-    let method_ok = !request.method.is_empty() && request.method.bytes().all(|b| b.is_ascii_uppercase());
+    let method_ok =
+        !request.method.is_empty() && request.method.bytes().all(|b| b.is_ascii_uppercase());
     if !method_ok {
-        return Err(format!("method {:?} is not an uppercase HTTP method", request.method));
+        return Err(format!(
+            "method {:?} is not an uppercase HTTP method",
+            request.method
+        ));
     }
     guard.check(request)?;
     for header in &request.headers {
         let name_ok = !header.name.is_empty()
-            && header.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+            && header
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
         if !name_ok || header.value.contains(['\r', '\n']) {
             return Err(format!("header {:?} is malformed", header.name));
         }
@@ -144,12 +171,17 @@ fn leaks(text: &str, account: &Account) -> Option<String> {
         .iter()
         .filter_map(|(key, value)| value.as_str().map(|v| (key, v)))
         .find(|(_, value)| text.contains(value))
-        .map(|(key, _)| format!("it echoes credentials.{key}; never put secrets in outcomes or errors"))
+        .map(|(key, _)| {
+            format!("it echoes credentials.{key}; never put secrets in outcomes or errors")
+        })
 }
 
 fn describe_error(e: &PluginError) -> String {
     if e.code == "plugin_panic" {
-        format!("panicked ({}); plugins must classify every input without panicking", e.message)
+        format!(
+            "panicked ({}); plugins must classify every input without panicking",
+            e.message
+        )
     } else {
         format!("refused with {e}")
     }
@@ -177,7 +209,10 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
     let plugin = &loaded.plugin;
 
     let token = if manifest.uses_token {
-        let input = TokenInput { account: account.clone(), now_ms };
+        let input = TokenInput {
+            account: account.clone(),
+            now_ms,
+        };
         let result = match plugin.token_request(&input) {
             Ok(Some(request)) => well_formed(&request, &guard),
             Ok(None) => Err("manifest says uses_token but token_request returned null".into()),
@@ -185,7 +220,11 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
         };
         report.record("token_request builds a request to a declared host", result);
         for (label, response) in sample_responses() {
-            let input = TokenParseInput { account: account.clone(), response, now_ms };
+            let input = TokenParseInput {
+                account: account.clone(),
+                response,
+                now_ms,
+            };
             let result = match plugin.token_parse(&input) {
                 Ok(reply) => match leaks(&format!("{reply:?}"), &account) {
                     Some(leak) => Err(leak),
@@ -215,7 +254,10 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
             Err(e) if kind == OperationKind::Update && e.code != "plugin_panic" => Ok(()),
             Err(e) => Err(describe_error(&e)),
         };
-        report.record(format!("{kind}: prepare builds a well-formed request to a declared host"), result);
+        report.record(
+            format!("{kind}: prepare builds a well-formed request to a declared host"),
+            result,
+        );
 
         let mut overridden = prepare.clone();
         overridden.account.base_url = Some("http://127.0.0.1:9".into());
@@ -228,7 +270,10 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
             Err(e) if kind == OperationKind::Update && e.code != "plugin_panic" => Ok(()),
             Err(e) => Err(describe_error(&e)),
         };
-        report.record(format!("{kind}: prepare honours the account's base_url"), result);
+        report.record(
+            format!("{kind}: prepare honours the account's base_url"),
+            result,
+        );
 
         for (label, response) in sample_responses() {
             let status = response.status;
@@ -253,13 +298,27 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
 fn classify_check(status: u16, outcome: &Outcome) -> Result<(), String> {
     let success = matches!(outcome, Outcome::Done | Outcome::AlreadyDone);
     if (status >= 500 || status == 429) && success {
-        return Err(format!("HTTP {status} was classified as {outcome:?}; it is not a success"));
+        return Err(format!(
+            "HTTP {status} was classified as {outcome:?}; it is not a success"
+        ));
     }
     if status == 429 && !matches!(outcome, Outcome::Retry { .. }) {
-        return Err(format!("HTTP 429 was classified as {outcome:?}; rate limiting must be `retry`"));
+        return Err(format!(
+            "HTTP 429 was classified as {outcome:?}; rate limiting must be `retry`"
+        ));
     }
-    if status >= 500 && matches!(outcome, Outcome::Failed { permanent: true, .. }) {
-        return Err(format!("HTTP {status} was classified as a permanent failure; 5xx must be retried"));
+    if status >= 500
+        && matches!(
+            outcome,
+            Outcome::Failed {
+                permanent: true,
+                ..
+            }
+        )
+    {
+        return Err(format!(
+            "HTTP {status} was classified as a permanent failure; 5xx must be retried"
+        ));
     }
     Ok(())
 }
@@ -271,11 +330,45 @@ mod tests {
     #[test]
     fn classification_rules() {
         assert!(classify_check(503, &Outcome::Done).is_err());
-        assert!(classify_check(429, &Outcome::Failed { code: "x".into(), message: "m".into(), permanent: false }).is_err());
-        assert!(classify_check(500, &Outcome::Failed { code: "x".into(), message: "m".into(), permanent: true }).is_err());
-        let retry = Outcome::Retry { after_ms: None, code: "429".into(), message: "m".into() };
+        assert!(
+            classify_check(
+                429,
+                &Outcome::Failed {
+                    code: "x".into(),
+                    message: "m".into(),
+                    permanent: false
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            classify_check(
+                500,
+                &Outcome::Failed {
+                    code: "x".into(),
+                    message: "m".into(),
+                    permanent: true
+                }
+            )
+            .is_err()
+        );
+        let retry = Outcome::Retry {
+            after_ms: None,
+            code: "429".into(),
+            message: "m".into(),
+        };
         assert!(classify_check(429, &retry).is_ok());
         assert!(classify_check(200, &Outcome::Done).is_ok());
-        assert!(classify_check(404, &Outcome::Failed { code: "x".into(), message: "m".into(), permanent: true }).is_ok());
+        assert!(
+            classify_check(
+                404,
+                &Outcome::Failed {
+                    code: "x".into(),
+                    message: "m".into(),
+                    permanent: true
+                }
+            )
+            .is_ok()
+        );
     }
 }

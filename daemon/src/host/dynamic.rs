@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use plugin_api::{
     Buffer, CallFn, HttpRequest, InterpretInput, Manifest, Outcome, Plugin, PluginError,
-    PluginTable, PrepareInput, STATUS_BAD_INPUT, STATUS_ERROR, STATUS_OK, STATUS_PANIC,
-    TokenInput, TokenParseInput, TokenReply,
+    PluginTable, PrepareInput, STATUS_BAD_INPUT, STATUS_ERROR, STATUS_OK, STATUS_PANIC, TokenInput,
+    TokenParseInput, TokenReply,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,7 +57,11 @@ impl DynamicPlugin {
         &self.path
     }
 
-    fn call<I: Serialize, O: DeserializeOwned>(&self, f: CallFn, input: &I) -> Result<O, PluginError> {
+    fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        f: CallFn,
+        input: &I,
+    ) -> Result<O, PluginError> {
         let bytes = serde_json::to_vec(input)
             .map_err(|e| PluginError::new("host_serialize", e.to_string()))?;
         let mut out = Buffer::EMPTY;
@@ -85,7 +89,10 @@ fn take_output(table: &PluginTable, out: Buffer) -> Result<Vec<u8>, PluginError>
     let result = if out.len > OUTPUT_CAP {
         Err(PluginError::new(
             "plugin_output_too_large",
-            format!("plugin output of {} bytes exceeds the {OUTPUT_CAP}-byte cap", out.len),
+            format!(
+                "plugin output of {} bytes exceeds the {OUTPUT_CAP}-byte cap",
+                out.len
+            ),
         ))
     } else {
         // SAFETY: the plugin wrote `(ptr, len)` describing a buffer it owns
@@ -100,12 +107,15 @@ fn take_output(table: &PluginTable, out: Buffer) -> Result<Vec<u8>, PluginError>
 fn status_error(status: i32, output: &[u8]) -> PluginError {
     let reported: Option<PluginError> = serde_json::from_slice(output).ok();
     match (status, reported) {
-        (STATUS_PANIC, Some(e)) => PluginError::new("plugin_panic", format!("plugin panicked: {}", e.message)),
+        (STATUS_PANIC, Some(e)) => {
+            PluginError::new("plugin_panic", format!("plugin panicked: {}", e.message))
+        }
         (STATUS_PANIC, None) => PluginError::new("plugin_panic", "plugin panicked"),
         (STATUS_ERROR | STATUS_BAD_INPUT, Some(e)) => e,
-        (STATUS_ERROR | STATUS_BAD_INPUT, None) => {
-            PluginError::new("plugin_error", "plugin refused the input without saying why")
-        }
+        (STATUS_ERROR | STATUS_BAD_INPUT, None) => PluginError::new(
+            "plugin_error",
+            "plugin refused the input without saying why",
+        ),
         (other, _) => PluginError::new("plugin_bad_status", format!("unknown status code {other}")),
     }
 }
@@ -143,7 +153,10 @@ pub(super) fn validate_manifest(manifest: &Manifest) -> Result<(), String> {
     }
     for limit in &manifest.rate_limits {
         if limit.requests == 0 || limit.per_ms == 0 {
-            return Err(format!("rate limit {:?} must have requests > 0 and per_ms > 0", limit.scope));
+            return Err(format!(
+                "rate limit {:?} must have requests > 0 and per_ms > 0",
+                limit.scope
+            ));
         }
     }
     if manifest.recall_window_secs == Some(0) {

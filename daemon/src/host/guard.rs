@@ -17,7 +17,8 @@ impl UrlParts {
     /// Parses an absolute `http` or `https` URL. Userinfo is refused: a
     /// plugin has no reason to smuggle credentials into the authority.
     pub fn parse(url: &str) -> Result<UrlParts, String> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL: {e}"))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL: {e}"))?;
         let scheme = parsed.scheme().to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err(format!("{url:?}: scheme must be http or https"));
@@ -115,9 +116,15 @@ mod tests {
             credentials: Default::default(),
         };
         let guard = HostGuard::new(&manifest(), &account).unwrap();
-        guard.check(&request("https://api.vendor.example/v1/x")).unwrap();
-        guard.check(&request("https://API.vendor.example:443/v1/x")).unwrap();
-        guard.check(&request("http://127.0.0.1:8900/v3/push/1")).unwrap();
+        guard
+            .check(&request("https://api.vendor.example/v1/x"))
+            .unwrap();
+        guard
+            .check(&request("https://API.vendor.example:443/v1/x"))
+            .unwrap();
+        guard
+            .check(&request("http://127.0.0.1:8900/v3/push/1"))
+            .unwrap();
         for bad in [
             "https://evil.example/v1/x",
             "http://api.vendor.example/v1/x",

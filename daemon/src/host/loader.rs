@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use plugin_api::{ABI_MAGIC, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, EntryFn, PluginTable, TableHeader};
+use plugin_api::{
+    ABI_MAGIC, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, EntryFn, PluginTable, TableHeader,
+};
 
 use super::HostError;
 
@@ -21,10 +23,11 @@ pub fn load_library(path: &Path) -> Result<&'static PluginTable, HostError> {
     // SAFETY: loading a library runs its initialisers. Plugins are trusted
     // code chosen by the operator (the config names them); this is the same
     // trust as any shared library the daemon links.
-    let library = unsafe { libloading::Library::new(path) }.map_err(|e| HostError::NotALibrary {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let library =
+        unsafe { libloading::Library::new(path) }.map_err(|e| HostError::NotALibrary {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     // SAFETY: `EntryFn` is the documented signature of `recalld_plugin_entry`;
     // a library exporting that name with another signature breaks the ABI
     // contract, which the magic check below catches in practice.
@@ -101,18 +104,30 @@ mod tests {
         let mut h = header();
         h.abi_major = ABI_MAJOR + 1;
         let message = check_header(Path::new("p.so"), &h).unwrap_err().to_string();
-        assert!(message.contains(&format!("plugin ABI version {}.", ABI_MAJOR + 1)), "{message}");
-        assert!(message.contains(&format!("(ABI {ABI_MAJOR}.{ABI_MINOR})")), "{message}");
+        assert!(
+            message.contains(&format!("plugin ABI version {}.", ABI_MAJOR + 1)),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("(ABI {ABI_MAJOR}.{ABI_MINOR})")),
+            "{message}"
+        );
     }
 
     #[test]
     fn wrong_magic_and_short_table_are_refused() {
         let mut h = header();
         h.magic = 7;
-        assert!(matches!(check_header(Path::new("p"), &h), Err(HostError::BadMagic { .. })));
+        assert!(matches!(
+            check_header(Path::new("p"), &h),
+            Err(HostError::BadMagic { .. })
+        ));
         let mut h = header();
         h.size = 24;
-        assert!(matches!(check_header(Path::new("p"), &h), Err(HostError::TableTooSmall { .. })));
+        assert!(matches!(
+            check_header(Path::new("p"), &h),
+            Err(HostError::TableTooSmall { .. })
+        ));
     }
 
     #[test]

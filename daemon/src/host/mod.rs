@@ -32,8 +32,14 @@ pub enum HostError {
     NoEntry { path: PathBuf },
     #[error("{path}: `recalld_plugin_entry` returned a null or misaligned table")]
     NullTable { path: PathBuf },
-    #[error("{path}: wrong ABI magic {found:#018x} (expected {expected:#018x}); not a recalld plugin table")]
-    BadMagic { path: PathBuf, found: u64, expected: u64 },
+    #[error(
+        "{path}: wrong ABI magic {found:#018x} (expected {expected:#018x}); not a recalld plugin table"
+    )]
+    BadMagic {
+        path: PathBuf,
+        found: u64,
+        expected: u64,
+    },
     #[error(
         "{path}: plugin ABI version {plugin_major}.{plugin_minor} is not supported by this recalld (ABI {host_major}.{host_minor}); rebuild the plugin against plugin-api {host_major}.x"
     )]
@@ -44,7 +50,9 @@ pub enum HostError {
         host_major: u32,
         host_minor: u32,
     },
-    #[error("{path}: plugin table is {size} bytes, smaller than the {need} bytes ABI {major}.0 requires")]
+    #[error(
+        "{path}: plugin table is {size} bytes, smaller than the {need} bytes ABI {major}.0 requires"
+    )]
     TableTooSmall {
         path: PathBuf,
         size: usize,

@@ -86,7 +86,9 @@ impl PluginRegistry {
     }
 
     /// Loads what the config names: every plugin in `dir`, then each of `paths`.
-    pub fn from_sources(sources: &crate::config::PluginSources) -> Result<PluginRegistry, HostError> {
+    pub fn from_sources(
+        sources: &crate::config::PluginSources,
+    ) -> Result<PluginRegistry, HostError> {
         let mut registry = PluginRegistry::new();
         if let Some(dir) = &sources.dir {
             for skipped in registry.load_dir(dir)? {
@@ -100,7 +102,10 @@ impl PluginRegistry {
     }
 
     /// Registers an in-process plugin (tests, embedded use).
-    pub fn insert_in_process(&mut self, plugin: Arc<dyn Plugin>) -> Result<&LoadedPlugin, HostError> {
+    pub fn insert_in_process(
+        &mut self,
+        plugin: Arc<dyn Plugin>,
+    ) -> Result<&LoadedPlugin, HostError> {
         let manifest = plugin.manifest();
         self.insert(manifest, plugin, PathBuf::from("<in-process>"))
     }

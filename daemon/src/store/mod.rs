@@ -27,7 +27,9 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 pub enum StoreError {
     #[error("this delivery id was already used (replay)")]
     Replay,
-    #[error("the selector matches {matched} messages, more than the {cap} this client may touch at once")]
+    #[error(
+        "the selector matches {matched} messages, more than the {cap} this client may touch at once"
+    )]
     TooManyMessages { matched: u64, cap: u64 },
     #[error("database error: {0}")]
     Database(String),
@@ -214,7 +216,11 @@ pub struct JobProgress {
 pub trait Store: Send + Sync {
     /// Tracks messages, idempotent on (account, remote_id). With a delivery,
     /// refuses a replay and writes nothing.
-    fn track(&self, messages: Vec<NewMessage>, delivery: Option<Delivery>) -> StoreFuture<'_, TrackResult>;
+    fn track(
+        &self,
+        messages: Vec<NewMessage>,
+        delivery: Option<Delivery>,
+    ) -> StoreFuture<'_, TrackResult>;
     /// Remembers a delivery id; `Replay` when it was seen.
     fn record_delivery(&self, delivery: Delivery) -> StoreFuture<'_, ()>;
     /// What `selector` matches now, with up to `sample` rows.
@@ -229,7 +235,13 @@ pub trait Store: Send + Sync {
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>>;
     fn job(&self, job_id: i64) -> StoreFuture<'_, Option<JobProgress>>;
     /// The ledger, by tag and/or account, in id order after `after_id`.
-    fn messages(&self, tag: Option<String>, account: Option<String>, after_id: i64, limit: u32) -> StoreFuture<'_, Vec<MessageRow>>;
+    fn messages(
+        &self,
+        tag: Option<String>,
+        account: Option<String>,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<MessageRow>>;
     /// After a crash: tasks left `running` become `pending` again.
     fn recover(&self) -> StoreFuture<'_, u64>;
     /// Forgets delivery ids whose window has passed.

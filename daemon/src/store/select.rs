@@ -11,7 +11,11 @@ pub fn where_clause(selector: &Selector) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let placeholders = |n: usize| vec!["?"; n].join(", ");
     if !selector.tags.is_empty() {
-        let parts: Vec<&str> = selector.tags.iter().map(|_| "SELECT message_id FROM message_tags WHERE tag = ?").collect();
+        let parts: Vec<&str> = selector
+            .tags
+            .iter()
+            .map(|_| "SELECT message_id FROM message_tags WHERE tag = ?")
+            .collect();
         conditions.push(format!("m.id IN ({})", parts.join(" INTERSECT ")));
         params.extend(selector.tags.iter().map(|t| Value::Text(t.clone())));
     }
@@ -23,11 +27,17 @@ pub fn where_clause(selector: &Selector) -> (String, Vec<Value>) {
         params.extend(selector.any_tags.iter().map(|t| Value::Text(t.clone())));
     }
     if !selector.accounts.is_empty() {
-        conditions.push(format!("m.account IN ({})", placeholders(selector.accounts.len())));
+        conditions.push(format!(
+            "m.account IN ({})",
+            placeholders(selector.accounts.len())
+        ));
         params.extend(selector.accounts.iter().map(|a| Value::Text(a.clone())));
     }
     if !selector.ids.is_empty() {
-        conditions.push(format!("m.remote_id IN ({})", placeholders(selector.ids.len())));
+        conditions.push(format!(
+            "m.remote_id IN ({})",
+            placeholders(selector.ids.len())
+        ));
         params.extend(selector.ids.iter().map(|a| Value::Text(a.clone())));
     }
     if let Some(after) = selector.sent_after {

@@ -33,7 +33,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
         }
         Self::start(Connection::open(path)?)
     }
@@ -65,7 +66,9 @@ impl SqliteStore {
             let result = savepoint(conn, f);
             Box::new(move |committed| {
                 let result = match result {
-                    Ok(_) if !committed => Err(StoreError::Database("the transaction did not commit".into())),
+                    Ok(_) if !committed => Err(StoreError::Database(
+                        "the transaction did not commit".into(),
+                    )),
                     other => other,
                 };
                 let _ = tx.send(result);
@@ -76,10 +79,17 @@ impl SqliteStore {
     }
 }
 
-fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+fn savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     conn.execute_batch("SAVEPOINT op")?;
     let result = f(conn);
-    let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
+    let end = if result.is_ok() {
+        "RELEASE op"
+    } else {
+        "ROLLBACK TO op; RELEASE op"
+    };
     conn.execute_batch(end)?;
     result
 }
@@ -115,15 +125,26 @@ fn database_thread(conn: Connection, mut rx: mpsc::Receiver<Op>) {
     }
 }
 
-
 fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
     let inserted = conn
         .prepare_cached("INSERT INTO deliveries (client, id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
         .execute(params![delivery.client, delivery.id, delivery.expires_at_ms])?;
-    if inserted == 0 { Err(StoreError::Replay) } else { Ok(()) }
+    if inserted == 0 {
+        Err(StoreError::Replay)
+    } else {
+        Ok(())
+    }
 }
 
-fn audit(conn: &Connection, at: i64, kind: &str, job: Option<i64>, task: Option<i64>, actor: Option<&str>, detail: &str) -> Result<(), StoreError> {
+fn audit(
+    conn: &Connection,
+    at: i64,
+    kind: &str,
+    job: Option<i64>,
+    task: Option<i64>,
+    actor: Option<&str>,
+    detail: &str,
+) -> Result<(), StoreError> {
     conn.prepare_cached("INSERT INTO audit (at, kind, job_id, task_id, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![at, kind, job, task, actor, detail])?;
     Ok(())
@@ -167,7 +188,11 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
 const MESSAGE_COLUMNS: &str = "m.id, m.account, m.remote_id, m.sent_at, m.tags, m.meta, m.state";
 
 impl Store for SqliteStore {
-    fn track(&self, messages: Vec<NewMessage>, delivery: Option<Delivery>) -> StoreFuture<'_, TrackResult> {
+    fn track(
+        &self,
+        messages: Vec<NewMessage>,
+        delivery: Option<Delivery>,
+    ) -> StoreFuture<'_, TrackResult> {
         Box::pin(self.run(move |conn| {
             if let Some(delivery) = &delivery {
                 insert_delivery(conn, delivery)?;
@@ -326,7 +351,9 @@ impl Store for SqliteStore {
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>> {
         Box::pin(self.run(move |conn| {
             Ok(conn
-                .prepare_cached("SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'")?
+                .prepare_cached(
+                    "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'",
+                )?
                 .query_row(params![account], |r| r.get::<_, Option<i64>>(0))?)
         }))
     }
@@ -335,7 +362,13 @@ impl Store for SqliteStore {
         Box::pin(self.run(move |conn| job_progress(conn, job_id)))
     }
 
-    fn messages(&self, tag: Option<String>, account: Option<String>, after_id: i64, limit: u32) -> StoreFuture<'_, Vec<MessageRow>> {
+    fn messages(
+        &self,
+        tag: Option<String>,
+        account: Option<String>,
+        after_id: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<MessageRow>> {
         Box::pin(self.run(move |conn| {
             let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id > ?1");
             let mut values: Vec<rusqlite::types::Value> = vec![after_id.into()];
@@ -349,19 +382,29 @@ impl Store for SqliteStore {
             }
             sql.push_str(&format!(" ORDER BY m.id LIMIT {limit}"));
             let mut query = conn.prepare(&sql)?;
-            let rows = query.query_map(params_from_iter(values.iter()), row_to_message)?.collect::<Result<_, _>>()?;
+            let rows = query
+                .query_map(params_from_iter(values.iter()), row_to_message)?
+                .collect::<Result<_, _>>()?;
             Ok(rows)
         }))
     }
 
     fn recover(&self) -> StoreFuture<'_, u64> {
         Box::pin(self.run(move |conn| {
-            Ok(conn.execute("UPDATE tasks SET state = 'pending' WHERE state = 'running'", [])? as u64)
+            Ok(conn.execute(
+                "UPDATE tasks SET state = 'pending' WHERE state = 'running'",
+                [],
+            )? as u64)
         }))
     }
 
     fn purge_deliveries(&self, now_ms: i64) -> StoreFuture<'_, u64> {
-        Box::pin(self.run(move |conn| Ok(conn.execute("DELETE FROM deliveries WHERE expires_at < ?1", params![now_ms])? as u64)))
+        Box::pin(self.run(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM deliveries WHERE expires_at < ?1",
+                params![now_ms],
+            )? as u64)
+        }))
     }
 }
 
@@ -394,8 +437,16 @@ fn job_progress(conn: &Connection, job_id: i64) -> Result<Option<JobProgress>, S
     };
     let mut counts = Counts::default();
     let mut accounts: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut grouped = conn.prepare_cached("SELECT account, state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY account, state")?;
-    for row in grouped.query_map(params![job_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+    let mut grouped = conn.prepare_cached(
+        "SELECT account, state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY account, state",
+    )?;
+    for row in grouped.query_map(params![job_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })? {
         let (account, state, n) = row?;
         counts.add(&state, n as u64);
         accounts.entry(account).or_default().add(&state, n as u64);
@@ -404,7 +455,12 @@ fn job_progress(conn: &Connection, job_id: i64) -> Result<Option<JobProgress>, S
         "SELECT last_error, count(*) FROM tasks WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20",
     )?;
     let errors = errors
-        .query_map(params![job_id], |r| Ok(ErrorCount { error: r.get(0)?, count: r.get::<_, i64>(1)? as u64 }))?
+        .query_map(params![job_id], |r| {
+            Ok(ErrorCount {
+                error: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(Some(JobProgress {
         job_id,
