@@ -86,14 +86,14 @@ fn build_one(
             _ => format!("account {name}: credentials.{key}: {problem}"),
         })
         .collect();
-    if let Some(region) = &account.region {
-        if !manifest.regions.iter().any(|r| &r.name == region) {
-            let known: Vec<&str> = manifest.regions.iter().map(|r| r.name.as_str()).collect();
-            problems.push(format!(
-                "account {name}: region {region:?} is not one of {}",
-                known.join(", ")
-            ));
-        }
+    if let Some(region) = &account.region
+        && !manifest.regions.iter().any(|r| &r.name == region)
+    {
+        let known: Vec<&str> = manifest.regions.iter().map(|r| r.name.as_str()).collect();
+        problems.push(format!(
+            "account {name}: region {region:?} is not one of {}",
+            known.join(", ")
+        ));
     }
     let plugin_account = Account {
         name: name.clone(),

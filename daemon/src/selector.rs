@@ -119,10 +119,10 @@ impl Selector {
         if let Some(bad) = self.accounts.iter().find(|a| !known_accounts(a)) {
             return Err(invalid("accounts", format!("unknown account {bad:?}")));
         }
-        if let (Some(after), Some(before)) = (self.sent_after, self.sent_before) {
-            if after.0 >= before.0 {
-                return Err(invalid("sent_after", "must be earlier than sent_before"));
-            }
+        if let (Some(after), Some(before)) = (self.sent_after, self.sent_before)
+            && after.0 >= before.0
+        {
+            return Err(invalid("sent_after", "must be earlier than sent_before"));
         }
         for (key, value) in &self.meta {
             let key_ok = !key.is_empty()

@@ -451,14 +451,14 @@ fn account(
 ) -> AccountConfig {
     let location = (spanned.referenced.line(), spanned.referenced.column());
     let raw = spanned.value;
-    if let Some(url) = &raw.base_url {
-        if let Err(e) = crate::host::UrlParts::parse(&url.value) {
-            errors.push(ConfigError::at(
-                file,
-                url.referenced,
-                format!("account {name}: base_url: {e}"),
-            ));
-        }
+    if let Some(url) = &raw.base_url
+        && let Err(e) = crate::host::UrlParts::parse(&url.value)
+    {
+        errors.push(ConfigError::at(
+            file,
+            url.referenced,
+            format!("account {name}: base_url: {e}"),
+        ));
     }
     let rate_limit = raw.rate_limit.map(|r| {
         let per = parse_duration(&r.value.per.value).unwrap_or_else(|e| {
