@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, STANDARD_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -189,6 +189,12 @@ mod tests {
             verify_standard(&h, BODY, &[key()], TS, TOLERANCE),
             Err(AuthFailure::MalformedHeader(WEBHOOK_TIMESTAMP))
         );
+    }
+
+    #[test]
+    fn unpadded_secrets_decode_like_padded_ones() {
+        let padded = decode_whsec("whsec_c2VjcmV0LXJvdGF0ZWQ=").unwrap();
+        assert_eq!(decode_whsec("whsec_c2VjcmV0LXJvdGF0ZWQ").unwrap(), padded);
     }
 
     #[test]
