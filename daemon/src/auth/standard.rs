@@ -6,7 +6,14 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD as B64, STANDARD_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD as B64};
+
+/// Secrets decode with or without padding, as in the reference libraries.
+const SECRET_B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -21,7 +28,7 @@ pub fn decode_whsec(secret: &str) -> Result<Vec<u8>, String> {
     let encoded = secret
         .strip_prefix("whsec_")
         .ok_or("a Standard Webhooks secret starts with whsec_")?;
-    let key = B64
+    let key = SECRET_B64
         .decode(encoded)
         .map_err(|e| format!("whsec_ secret is not base64: {e}"))?;
     if key.is_empty() {
