@@ -15,7 +15,10 @@ fn account(base_url: Option<&str>) -> Account {
         name: "acct".into(),
         base_url: base_url.map(str::to_owned),
         region: None,
-        credentials: json!({"api_key": "k-123", "key": "k"}).as_object().cloned().unwrap_or_default(),
+        credentials: json!({"api_key": "k-123", "key": "k"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -42,7 +45,11 @@ fn interpret(loaded: &LoadedPlugin, status: u16) -> Outcome {
     let input = InterpretInput {
         account: account(None),
         operation: prepare_input("1", None).operation,
-        response: HttpResponse { status, headers: vec![], body: "{}".into() },
+        response: HttpResponse {
+            status,
+            headers: vec![],
+            body: "{}".into(),
+        },
         now_ms: NOW,
     };
     loaded.plugin.interpret(&input).expect("interpret")
@@ -57,13 +64,22 @@ fn the_c_plugin_loads_and_round_trips() {
     assert_eq!(loaded.manifest.name, "acme-c");
     assert_eq!(loaded.manifest.recall_window_secs, Some(86_400));
 
-    let request = loaded.plugin.prepare(&prepare_input("m-42", Some("http://127.0.0.1:8900"))).unwrap();
+    let request = loaded
+        .plugin
+        .prepare(&prepare_input("m-42", Some("http://127.0.0.1:8900")))
+        .unwrap();
     assert_eq!(request.method, "DELETE");
     assert_eq!(request.url, "http://127.0.0.1:8900/v1/messages/m-42");
     assert_eq!(request.headers[0].value, "Bearer k-123");
     assert_eq!(interpret(&loaded, 200), Outcome::Done);
     assert!(matches!(interpret(&loaded, 503), Outcome::Retry { .. }));
-    assert!(matches!(interpret(&loaded, 404), Outcome::Failed { permanent: true, .. }));
+    assert!(matches!(
+        interpret(&loaded, 404),
+        Outcome::Failed {
+            permanent: true,
+            ..
+        }
+    ));
 
     let report = run_conformance(&loaded, NOW);
     assert!(report.passed(), "{}", report.render());
@@ -74,9 +90,22 @@ fn another_abi_major_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().unwrap();
     let path = compile_c_plugin(dir.path(), "acme_v2", &["PLUGIN_ABI_MAJOR=2u"]);
     let error = PluginRegistry::new().load_file(&path).unwrap_err();
-    assert!(matches!(error, HostError::AbiMismatch { plugin_major: 2, host_major: 1, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            HostError::AbiMismatch {
+                plugin_major: 2,
+                host_major: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
     let message = error.to_string();
-    assert!(message.contains("plugin ABI version 2.0") && message.contains("(ABI 1.0)"), "{message}");
+    assert!(
+        message.contains("plugin ABI version 2.0") && message.contains("(ABI 1.0)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -84,10 +113,16 @@ fn wrong_magic_and_short_tables_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let magic = compile_c_plugin(dir.path(), "acme_magic", &["PLUGIN_MAGIC=0x1234ULL"]);
     let error = PluginRegistry::new().load_file(&magic).unwrap_err();
-    assert!(matches!(error, HostError::BadMagic { found: 0x1234, .. }), "{error}");
+    assert!(
+        matches!(error, HostError::BadMagic { found: 0x1234, .. }),
+        "{error}"
+    );
     let short = compile_c_plugin(dir.path(), "acme_short", &["PLUGIN_TABLE_SIZE=24"]);
     let error = PluginRegistry::new().load_file(&short).unwrap_err();
-    assert!(matches!(error, HostError::TableTooSmall { size: 24, .. }), "{error}");
+    assert!(
+        matches!(error, HostError::TableTooSmall { size: 24, .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -122,7 +157,10 @@ fn the_same_plugin_twice_is_a_duplicate() {
     let mut registry = PluginRegistry::new();
     registry.load_file(&a).unwrap();
     let error = registry.load_file(&b).unwrap_err();
-    assert!(matches!(&error, HostError::Duplicate { name, .. } if name == "acme-c"), "{error}");
+    assert!(
+        matches!(&error, HostError::Duplicate { name, .. } if name == "acme-c"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -130,19 +168,33 @@ fn a_panicking_plugin_is_contained_and_the_next_call_works() {
     let path = cdylib("fixture-plugin", "fixture_plugin");
     let mut registry = PluginRegistry::new();
     let loaded = registry.load_file(&path).unwrap().clone();
-    let error = loaded.plugin.prepare(&prepare_input("panic", None)).unwrap_err();
+    let error = loaded
+        .plugin
+        .prepare(&prepare_input("panic", None))
+        .unwrap_err();
     assert_eq!(error.code, "plugin_panic");
-    assert!(error.message.contains("deliberate panic in prepare"), "{}", error.message);
+    assert!(
+        error.message.contains("deliberate panic in prepare"),
+        "{}",
+        error.message
+    );
     let request = loaded.plugin.prepare(&prepare_input("m-1", None)).unwrap();
     assert_eq!(request.url, "https://fixture.invalid/recall/m-1");
     // And again, after a panic in another function.
     let input = InterpretInput {
         account: account(None),
         operation: prepare_input("m-1", None).operation,
-        response: HttpResponse { status: 500, headers: vec![], body: String::new() },
+        response: HttpResponse {
+            status: 500,
+            headers: vec![],
+            body: String::new(),
+        },
         now_ms: NOW,
     };
-    assert_eq!(loaded.plugin.interpret(&input).unwrap_err().code, "plugin_panic");
+    assert_eq!(
+        loaded.plugin.interpret(&input).unwrap_err().code,
+        "plugin_panic"
+    );
     assert_eq!(interpret(&loaded, 200), Outcome::Done);
 }
 
@@ -152,12 +204,18 @@ fn undeclared_hosts_and_oversized_output_are_refused() {
     let mut registry = PluginRegistry::new();
     let loaded = registry.load_file(&path).unwrap().clone();
     let guard = HostGuard::new(&loaded.manifest, &account(None)).unwrap();
-    let evil = loaded.plugin.prepare(&prepare_input("evil-host", None)).unwrap();
+    let evil = loaded
+        .plugin
+        .prepare(&prepare_input("evil-host", None))
+        .unwrap();
     let refusal = guard.check(&evil).unwrap_err();
     assert!(refusal.contains("evil.invalid"), "{refusal}");
     let good = loaded.plugin.prepare(&prepare_input("m-1", None)).unwrap();
     guard.check(&good).unwrap();
-    let huge = loaded.plugin.prepare(&prepare_input("huge", None)).unwrap_err();
+    let huge = loaded
+        .plugin
+        .prepare(&prepare_input("huge", None))
+        .unwrap_err();
     assert_eq!(huge.code, "plugin_output_too_large");
 }
 
@@ -170,7 +228,17 @@ fn conformance_fails_a_broken_plugin_with_reasons() {
     assert!(!report.passed());
     let rendered = report.render();
     let failed: Vec<&str> = rendered.lines().filter(|l| l.starts_with("FAIL")).collect();
-    assert!(failed.iter().any(|l| l.contains("5xx") && l.contains("panicked")), "{rendered}");
-    assert!(failed.iter().any(|l| l.contains("429") && l.contains("not a success")), "{rendered}");
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("5xx") && l.contains("panicked")),
+        "{rendered}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("429") && l.contains("not a success")),
+        "{rendered}"
+    );
     assert!(rendered.contains("fix the FAIL lines"), "{rendered}");
 }

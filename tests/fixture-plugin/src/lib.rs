@@ -7,8 +7,8 @@
 //! conformance must fail it.
 
 use plugin_api::{
-    CredentialSchema, CredentialType, HttpRequest, InterpretInput, Manifest, OperationKind, Outcome,
-    Plugin, PluginError, PrepareInput, Region,
+    CredentialSchema, CredentialType, HttpRequest, InterpretInput, Manifest, OperationKind,
+    Outcome, Plugin, PluginError, PrepareInput, Region,
 };
 
 #[derive(Default)]
@@ -28,7 +28,13 @@ impl Plugin for Fixture {
                 name: "main".into(),
                 base_url: "https://fixture.invalid".into(),
             }],
-            credentials: CredentialSchema::new().field("key", CredentialType::String, false, true, "api key"),
+            credentials: CredentialSchema::new().field(
+                "key",
+                CredentialType::String,
+                false,
+                true,
+                "api key",
+            ),
             uses_token: false,
         }
     }
