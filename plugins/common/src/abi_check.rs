@@ -1,7 +1,7 @@
 //! Drives a plugin through its C function table, as the host's loader does,
 //! so a plugin's tests can round-trip JSON through the real ABI in-process.
 //!
-//! ```ignore
+//! ```text
 //! unsafe extern "C" {
 //!     fn recalld_plugin_entry() -> *const plugin_api::PluginTable;
 //! }
