@@ -5,6 +5,22 @@
 //! `cargo test --workspace` alone is enough: whatever a test needs that cargo
 //! did not already build is built here with `cargo build -p`, once per test
 //! process.
+//!
+//! For the end-to-end tests that start the real binaries on 127.0.0.1:
+//! - [`process`]: child processes with captured output, killed on drop;
+//! - [`daemon`] and [`vendors`]: `recalld serve` and `recalld sandbox` children;
+//! - [`inprocess`]: the same two through their libraries, in the test process;
+//! - [`config`]: the `recalld.yaml` of a test daemon;
+//! - [`api`]: a signed client of the daemon's HTTP API;
+//! - [`wait`]: polling with a deadline (never a fixed sleep).
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod inprocess;
+pub mod process;
+pub mod vendors;
+pub mod wait;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +53,10 @@ fn cargo_build(package: &str, extra: &[&str]) {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(workspace_root()).args(["build", "-q", "-p", package]).args(extra);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "-q", "-p", package])
+        .args(extra);
     if profile_dir().file_name().is_some_and(|n| n == "release") {
         command.arg("--release");
     }
@@ -67,7 +86,11 @@ pub fn recalld_bin() -> PathBuf {
 /// Compiles `examples/plugin-c/acme.c` into `dir` with extra `-D` defines.
 pub fn compile_c_plugin(dir: &Path, name: &str, defines: &[&str]) -> PathBuf {
     let root = workspace_root();
-    let out = dir.join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    let out = dir.join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(cc)
         .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-I"])
