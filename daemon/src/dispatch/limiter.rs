@@ -8,6 +8,10 @@
 //! keeps the guarantee (any window of `per` is covered by `k` windows of
 //! `per/k`) and bounds memory.
 //!
+//! Each window is widened by a small margin (2%, at least 10 ms) so that the
+//! jitter between admitting a call and its arrival at the vendor cannot push
+//! the vendor's own count over the limit.
+//!
 //! Pure: time is passed in as milliseconds on a monotonic scale.
 
 use std::collections::VecDeque;
@@ -28,12 +32,14 @@ pub struct Window {
 impl Window {
     pub fn new(limit: &RateLimit) -> Window {
         let mut requests = u64::from(limit.requests.max(1));
-        let mut per_ms = limit.per_ms.max(1);
+        // The safety margin is taken on the whole window, before scaling.
+        let per = limit.per_ms.max(1);
+        let mut per_ms = per + (per / 50).max(10);
         if requests > u64::from(MAX_LOG) {
             let k = requests.div_ceil(u64::from(MAX_LOG));
-            // Round the window down and the count down: both only tighten.
+            // Fewer calls per window and a longer window: both only tighten.
             requests /= k;
-            per_ms = (per_ms / k).max(1);
+            per_ms = per_ms.div_ceil(k);
         }
         Window {
             scope: limit.scope.clone(),
@@ -144,7 +150,8 @@ mod tests {
         let mut limiter = Limiter::new(&[limit("*", 40, 1_000)]);
         let calls = drive(&mut limiter, OperationKind::Recall, 10_000);
         assert_eq!(max_in_any_window(&calls, 1_000), 40);
-        assert_eq!(calls.len(), 400, "40/s for 10 s");
+        // 40 per 1.02 s: within 2% of the limit, never above it.
+        assert!((392..=400).contains(&calls.len()), "{}", calls.len());
     }
 
     #[test]

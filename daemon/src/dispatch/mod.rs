@@ -60,11 +60,13 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
         config: DispatchConfig,
     ) -> Result<Arc<Dispatcher>, String> {
+        // Accounts often share a vendor host: keep enough idle connections
+        // for all of them, so busy lanes do not reconnect.
         let max_concurrency = accounts
             .values()
             .map(|a| a.concurrency as usize)
-            .max()
-            .unwrap_or(1);
+            .sum::<usize>()
+            .max(1);
         let wakers = accounts
             .keys()
             .map(|name| (name.clone(), Arc::new(Notify::new())))
@@ -147,6 +149,16 @@ impl Dispatcher {
             }
             self.metrics.queue_depth(&name, tasks.len() as i64);
             for task in tasks {
+                // The concurrency slot first, then the rate slot: a call
+                // leaves as soon as it is admitted, so what the vendor sees
+                // keeps the spacing the limiter granted.
+                let permit = tokio::select! {
+                    permit = Arc::clone(&permits).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break 'claiming,
+                    },
+                    _ = shutdown.changed() => break 'claiming,
+                };
                 loop {
                     let wait = {
                         let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,13 +170,6 @@ impl Dispatcher {
                         _ = shutdown.changed() => break 'claiming,
                     }
                 }
-                let permit = tokio::select! {
-                    permit = Arc::clone(&permits).acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break 'claiming,
-                    },
-                    _ = shutdown.changed() => break 'claiming,
-                };
                 running.spawn(Arc::clone(&self).attempt(Arc::clone(&lane), task, permit));
             }
         }
