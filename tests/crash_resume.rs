@@ -2,14 +2,14 @@
 //! restart with the same config resumes it; every message ends recalled, none
 //! is recalled twice by the daemon's own doing beyond the calls that were in
 //! flight at the kill, and those count as already recalled, not failed.
-//! Both daemons log at debug level in JSON, and no secret may be in the logs
+//! The daemons log at debug level in JSON, and no secret may be in the logs
 //! (issue 8).
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use recalld_tests::api::{BOT_SECRET, count, now_ms};
+use recalld_tests::api::{Api, BOT_SECRET, count, now_ms};
 use recalld_tests::config::{Account, config_yaml, file_store};
 use recalld_tests::daemon::serve;
 use recalld_tests::vendors::SandboxProcess;
@@ -55,10 +55,42 @@ fn done(progress: &Value) -> u64 {
     count(progress, "recalled") + count(progress, "already_recalled")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
-    // The vendor, slow enough (20 ms a call) that the job takes seconds.
-    let vendors = SandboxProcess::start(&["--latency-ms", "20"]).await;
+/// How the vendor and the account behave, and what else happens at the kill.
+struct Scenario {
+    /// Injected latency of each vendor call.
+    latency_ms: u64,
+    /// Whether the vendor enforces its own rate limit (EngageLab: 500 a second).
+    vendor_limits: bool,
+    /// The account's `rate_limit` (YAML flow mapping).
+    rate_limit: &'static str,
+    /// Keep the daemon's store busy tracking other messages when it is killed
+    /// (a sending system does not stop while a recall runs).
+    tracking_at_the_kill: bool,
+}
+
+/// Tracks `n` other messages in one request, ids the vendor does not know
+/// (they are never recalled): one long write for the daemon's store.
+async fn track_others(api: Api, n: usize) {
+    let messages: Vec<Value> = (0..n)
+        .map(|i| json!({"account": "el", "remote_id": format!("other-{i}"), "tags": ["other"]}))
+        .collect();
+    // The daemon is killed during this request: its answer does not matter.
+    let _ = api
+        .try_send(
+            reqwest::Method::POST,
+            "/v1/messages",
+            Some(&json!({ "messages": messages })),
+        )
+        .await;
+}
+
+async fn kill_mid_job_and_resume(scenario: Scenario) {
+    let latency = scenario.latency_ms.to_string();
+    let mut args = vec!["--latency-ms", &latency];
+    if !scenario.vendor_limits {
+        args.push("--no-rate-limits");
+    }
+    let vendors = SandboxProcess::start(&args).await;
     vendors
         .configure(json!({"engagelab": {"master_secret": MASTER_SECRET}}))
         .await;
@@ -70,7 +102,8 @@ async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
             "{{app_key: el-sandbox, master_secret: {MASTER_SECRET}}}"
         ))
         .with(&format!(
-            "concurrency: {CONCURRENCY}, rate_limit: {{requests: 200, per: 1s}}"
+            "concurrency: {CONCURRENCY}, rate_limit: {}",
+            scenario.rate_limit
         ));
     let config = dir.path().join("recalld.yaml");
     std::fs::write(&config, config_yaml(&file_store(dir.path()), &[account]))
@@ -90,8 +123,7 @@ async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
 
     // Some but not all done, and calls in flight (the vendor has seen more
     // calls than the daemon has recorded: the limiter lets calls through in
-    // bursts, and a kill between two bursts would test nothing): then the
-    // daemon dies without a word.
+    // bursts, and a kill between two bursts would test nothing).
     let before = wait::until(
         "a fifth of the job done, with calls in flight",
         Duration::from_secs(60),
@@ -106,10 +138,35 @@ async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
         },
     )
     .await;
-    first.kill();
+    if scenario.tracking_at_the_kill {
+        // While the store writes, the account's calls stall on it (claiming
+        // the next tasks needs the store too): kill it then, when every call
+        // made so far is waiting for its result to be recorded.
+        let tracking = tokio::spawn(track_others(api.clone(), 15_000));
+        let last = std::sync::atomic::AtomicU64::new(u64::MAX);
+        wait::until(
+            "the account's calls to stall behind the store",
+            Duration::from_secs(30),
+            || async {
+                let calls = count(&vendors.stats().await["engagelab"]["requests"], "withdraw");
+                let previous = last.swap(calls, std::sync::atomic::Ordering::Relaxed);
+                if calls == previous && calls < N {
+                    Ok(())
+                } else {
+                    Err(format!("{calls} calls"))
+                }
+            },
+        )
+        .await;
+        first.kill();
+        tracking.abort();
+    } else {
+        first.kill();
+    }
+    // Then the daemon died without a word.
     let at_kill = vendors.stats().await["engagelab"].clone();
     assert!(
-        done(&before) < N && count(&at_kill, "recalled") < N,
+        count(&at_kill, "recalled") < N,
         "the job ended before the kill: {before}; vendor: {at_kill}"
     );
 
@@ -131,10 +188,6 @@ async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
         "every message recalled at the vendor: {context}"
     );
     let duplicates = count(&vendor, "duplicate_recalls");
-    assert!(
-        duplicates <= CONCURRENCY,
-        "{duplicates} repeat recalls, more than the {CONCURRENCY} calls that can be in flight: {context}"
-    );
     assert_eq!(
         count(&progress, "already_recalled"),
         duplicates,
@@ -162,4 +215,37 @@ async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
     assert_no_secret("the first daemon's log", &first.stderr());
     assert_no_secret("the second daemon's log", &second.stderr());
     assert_no_secret("the job's progress", &progress.to_string());
+
+    assert!(
+        duplicates <= CONCURRENCY,
+        "{duplicates} repeat recalls, more than the {CONCURRENCY} calls that can be in flight: {context}"
+    );
+}
+
+/// The scenario of issue 5: a vendor at 20 ms a call, an account limited to
+/// 200 calls a second, 8 at a time; the job takes about ten seconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_killed_mid_way_resumes_and_recalls_each_message_once() {
+    kill_mid_job_and_resume(Scenario {
+        latency_ms: 20,
+        vendor_limits: true,
+        rate_limit: "{requests: 200, per: 1s}",
+        tracking_at_the_kill: false,
+    })
+    .await;
+}
+
+/// The same with a fast vendor and a store busy with other work at the kill:
+/// a vendor call whose result is not recorded yet must still hold one of the
+/// account's concurrency slots, or more than `concurrency` recalls can be lost
+/// (and repeated) at a crash.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_while_the_store_is_busy_repeats_no_more_than_the_calls_in_flight() {
+    kill_mid_job_and_resume(Scenario {
+        latency_ms: 0,
+        vendor_limits: false,
+        rate_limit: "{requests: 100000, per: 1s}",
+        tracking_at_the_kill: true,
+    })
+    .await;
 }

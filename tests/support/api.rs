@@ -63,6 +63,18 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
+        self.try_send(method.clone(), path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// [`Api::send`], with transport errors returned (the daemon may be gone).
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), reqwest::Error> {
         static DELIVERIES: AtomicU64 = AtomicU64::new(0);
         let id = format!(
             "msg_e2e_{}_{}",
@@ -87,16 +99,10 @@ impl Api {
                 .header("content-type", "application/json")
                 .body(bytes);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request.send().await?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: reading the answer: {e}"));
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
     /// Sends and insists on `want`, naming the daemon's error otherwise.
