@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use recalld_tests::config::plugin_library;
 use recalld_tests::process::{Process, recalld};
-use recalld_tests::profile_dir;
+use recalld_tests::{profile_dir, workspace_root};
 use serde_json::Value;
 
 const PLUGINS: [&str; 4] = ["feishu-helpdesk", "dingtalk", "engagelab", "jpush"];
@@ -174,4 +174,37 @@ async fn the_demo_logs_no_secret_even_at_debug_level() {
             "secret {secret:?} is in the summary"
         );
     }
+}
+
+/// `--plugins target/debug`, as typed in the workspace: the demo checks the
+/// files relative to its working directory, so it must load them from there
+/// too (not from its temporary config directory).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_takes_a_plugins_dir_relative_to_its_working_directory() {
+    for plugin in PLUGINS {
+        plugin_library(plugin);
+    }
+    let root = workspace_root();
+    let profile = profile_dir();
+    let relative = profile
+        .strip_prefix(&root)
+        .unwrap_or_else(|_| panic!("{} is not under {}", profile.display(), root.display()));
+    let mut command = recalld(&[
+        "demo",
+        "--json",
+        "--plugins",
+        relative.to_str().expect("a UTF-8 path"),
+    ]);
+    command.current_dir(&root);
+    let mut demo = Process::spawn("recalld demo", command);
+    let status = demo.exit(Duration::from_secs(120)).await;
+    assert!(
+        status.success(),
+        "demo --plugins {} exited with {status}; stderr:\n{}",
+        relative.display(),
+        demo.stderr()
+    );
+    let summary: Value = serde_json::from_str(&demo.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", demo.stdout()));
+    assert_eq!(summary["ok"], true, "{summary:#}");
 }

@@ -1,5 +1,5 @@
 //! Each first-party plugin through the real host and dispatcher against the
-//! vendor sandox (issue 4): the daemon and the sandbox run in the test's
+//! vendor sandbox (issue 4): the daemon and the sandbox run in the test's
 //! process, on loopback ports, and talk HTTP to each other.
 
 use std::time::Duration;
