@@ -19,15 +19,15 @@ use crate::store::{SqliteStore, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    #[error("invalid configuration")]
     Config(#[from] ConfigErrors),
-    #[error("plugins: {0}")]
+    #[error("cannot load plugins")]
     Plugins(#[from] crate::host::HostError),
-    #[error("store: {0}")]
+    #[error("cannot open the store")]
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Other(String),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

@@ -76,7 +76,8 @@ impl Tour {
 
 fn plugin_dir(args: &DemoArgs) -> anyhow::Result<PathBuf> {
     let dir = match &args.plugins {
-        Some(dir) => dir.clone(),
+        // Absolute: the demo's config lives in a temporary directory.
+        Some(dir) => std::path::absolute(dir)?,
         None => std::env::current_exe()?
             .parent()
             .context("the binary has no directory")?

@@ -217,7 +217,6 @@ impl Dispatcher {
         } else {
             self.call_vendor(runtime, &task, attempts).await
         };
-        drop(permit);
 
         let at = now_ms();
         let secrets = runtime.secrets.iter().map(String::as_str);
@@ -259,6 +258,9 @@ impl Dispatcher {
         if let Err(e) = self.store.finish(vec![result]).await {
             tracing::error!(account = %runtime.name, task = task.task_id, "cannot record a result: {e}");
         }
+        // The slot is released only once the result is durable: at a crash,
+        // at most `concurrency` calls can have reached the vendor unrecorded.
+        drop(permit);
     }
 
     async fn call_vendor(
