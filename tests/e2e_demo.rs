@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use recalld_tests::config::plugin_library;
 use recalld_tests::process::{Process, recalld};
-use recalld_tests::{profile_dir, workspace_root};
+use recalld_tests::profile_dir;
 use serde_json::Value;
 
 const PLUGINS: [&str; 4] = ["feishu-helpdesk", "dingtalk", "engagelab", "jpush"];
@@ -184,11 +184,14 @@ async fn the_demo_takes_a_plugins_dir_relative_to_its_working_directory() {
     for plugin in PLUGINS {
         plugin_library(plugin);
     }
-    let root = workspace_root();
+    // Run from the build directory's parent, naming the profile directory
+    // relatively (`debug`), wherever CARGO_TARGET_DIR puts it.
     let profile = profile_dir();
-    let relative = profile
-        .strip_prefix(&root)
-        .unwrap_or_else(|_| panic!("{} is not under {}", profile.display(), root.display()));
+    let root = profile
+        .parent()
+        .expect("target/<profile> has a parent")
+        .to_owned();
+    let relative = std::path::PathBuf::from(profile.file_name().expect("a profile directory name"));
     let mut command = recalld(&[
         "demo",
         "--json",
