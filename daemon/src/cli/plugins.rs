@@ -51,7 +51,7 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<ExitCode> {
             let registry = load_one(&path)?;
             let mut passed = true;
             for loaded in registry.iter() {
-                let report = run_conformance(loaded, now_ms());
+                let report = run_conformance(loaded, crate::clock::now_ms());
                 passed &= report.passed();
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -66,12 +66,6 @@ pub fn run(command: PluginsCommand) -> anyhow::Result<ExitCode> {
             })
         }
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn load_one(path: &Path) -> anyhow::Result<PluginRegistry> {

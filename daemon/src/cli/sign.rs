@@ -60,7 +60,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
     let mut body = Vec::new();
     std::io::stdin().read_to_end(&mut body)?;
     let id = args.id.unwrap_or_else(fresh_id);
-    let now = super::plugins::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     for (name, value) in headers_for(&args.secret, &args.scheme, &id, now, &body)? {
         if args.curl {
             print!("-H '{name}: {value}' ");

@@ -12,7 +12,9 @@
 
 #![allow(unsafe_code)]
 
-use plugin_api::{ABI_MAGIC, ABI_MAJOR, Buffer, CallFn, PluginTable, TableHeader};
+use plugin_api::{
+    ABI_MAGIC, ABI_MAJOR, Buffer, CallFn, Manifest, PluginTable, STATUS_OK, TableHeader,
+};
 use serde_json::Value;
 
 /// A plugin's function table whose header passed the host's checks.
@@ -74,6 +76,22 @@ impl AbiPlugin {
     /// The table's frozen header.
     pub fn header(&self) -> TableHeader {
         self.table.header
+    }
+
+    /// Asserts what every plugin's table must show through the ABI: the
+    /// current magic, major and table size, and a `describe` that returns
+    /// `expected` (the manifest the plugin gives in-process).
+    pub fn assert_header_and_manifest(&self, expected: &Manifest) {
+        let header = self.header();
+        assert_eq!(header.magic, ABI_MAGIC);
+        assert_eq!(header.abi_major, ABI_MAJOR);
+        assert_eq!(header.size, std::mem::size_of::<PluginTable>());
+
+        let described = self.describe();
+        assert_eq!(described.status, STATUS_OK);
+        let manifest: Manifest =
+            serde_json::from_value(described.output).expect("describe returns a manifest");
+        assert_eq!(&manifest, expected);
     }
 
     /// `describe`: the manifest JSON.

@@ -44,9 +44,7 @@ plugin_api::export_plugin!(EngageLab);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::{
-        ABI_MAGIC, ABI_MAJOR, PluginTable, STATUS_BAD_INPUT, STATUS_ERROR, STATUS_OK,
-    };
+    use plugin_api::{PluginTable, STATUS_BAD_INPUT, STATUS_ERROR, STATUS_OK};
     use plugin_common::abi_check::{AbiPlugin, Call};
     use serde_json::{Value, json};
 
@@ -76,15 +74,7 @@ mod tests {
     #[test]
     fn round_trip_through_the_c_abi() {
         let plugin = open();
-        let header = plugin.header();
-        assert_eq!(header.magic, ABI_MAGIC);
-        assert_eq!(header.abi_major, ABI_MAJOR);
-        assert_eq!(header.size, std::mem::size_of::<PluginTable>());
-
-        let described = plugin.describe();
-        assert_eq!(described.status, STATUS_OK);
-        let manifest: Manifest = serde_json::from_value(described.output).unwrap();
-        assert_eq!(manifest, EngageLab.manifest());
+        plugin.assert_header_and_manifest(&EngageLab.manifest());
 
         let input = json!({"account": account(), "operation": operation(), "now_ms": 0});
         let prepared = plugin.call(Call::Prepare, &input);
