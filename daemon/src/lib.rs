@@ -20,6 +20,7 @@ pub mod dispatch;
 #[allow(unsafe_code)]
 pub mod host;
 pub mod metrics;
+pub mod rules;
 pub mod selector;
 pub mod server;
 pub mod store;

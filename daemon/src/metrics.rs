@@ -65,6 +65,14 @@ pub struct Metrics {
     vendor_latency: Family<AccountLabel, Histogram, fn() -> Histogram>,
     queue_depth: Family<AccountLabel, Gauge>,
     rule_reloads: Family<ResultLabel, Counter>,
+    rules_loaded: Gauge,
+    rules_valid: Gauge,
+    rule_firings: Family<KindLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
 }
 
 impl Default for Metrics {
@@ -122,8 +130,29 @@ impl Metrics {
             "Rule reloads, by result (ok or error)",
             rule_reloads.clone(),
         );
+        let rules_loaded = Gauge::default();
+        registry.register(
+            "rules_loaded",
+            "Rules in force (enabled or not)",
+            rules_loaded.clone(),
+        );
+        let rules_valid = Gauge::default();
+        registry.register(
+            "rules_valid",
+            "1 when the rule files on disk are the rules in force, 0 when the last change was refused",
+            rules_valid.clone(),
+        );
+        let rule_firings = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "rule_jobs",
+            "Jobs created by rules, by trigger kind (event, age, schedule)",
+            rule_firings.clone(),
+        );
         Metrics {
             registry,
+            rules_loaded,
+            rules_valid,
+            rule_firings,
             requests,
             auth_failures,
             jobs_created,
@@ -197,6 +226,22 @@ impl Metrics {
             .inc();
     }
 
+    /// The rules in force and whether the files on disk agree with them.
+    pub fn rules_state(&self, loaded: usize, valid: bool) {
+        self.rules_loaded
+            .set(i64::try_from(loaded).unwrap_or(i64::MAX));
+        self.rules_valid.set(i64::from(valid));
+    }
+
+    /// A rule created a job; `kind` is its trigger (event, age, schedule).
+    pub fn rule_job(&self, kind: &str) {
+        self.rule_firings
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
     /// The OpenMetrics text exposition (ends with `# EOF`).
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -224,6 +269,8 @@ mod tests {
         metrics.vendor_latency("dingtalk-main", 0.042);
         metrics.queue_depth("dingtalk-main", 7);
         metrics.rules_reload("ok");
+        metrics.rules_state(3, false);
+        metrics.rule_job("age");
         let text = metrics.render();
         for expected in [
             r#"recalld_http_requests_total{route="POST /v1/recalls",status="202"} 2"#,
@@ -234,6 +281,9 @@ mod tests {
             r#"recalld_vendor_call_duration_seconds_bucket{le="0.08",account="dingtalk-main"} 1"#,
             r#"recalld_queue_depth{account="dingtalk-main"} 7"#,
             r#"recalld_rule_reloads_total{result="ok"} 1"#,
+            "recalld_rules_loaded 3",
+            "recalld_rules_valid 0",
+            r#"recalld_rule_jobs_total{kind="age"} 1"#,
             "# EOF",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");

@@ -15,6 +15,8 @@ use crate::config::{Config, ConfigErrors, StoreUrl};
 use crate::dispatch::Dispatcher;
 use crate::host::PluginRegistry;
 use crate::metrics::Metrics;
+use crate::rules::Env;
+use crate::rules::live::LiveRules;
 use crate::store::{SqliteStore, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,12 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         config.dispatch.clone(),
     )
     .map_err(StartError::Other)?;
+    let rules = LiveRules::start(
+        config.rules.files.clone(),
+        Env::from_accounts(&accounts),
+        Arc::clone(&metrics),
+    )
+    .map_err(ConfigErrors)?;
     let listen = config.listen;
     let config = Arc::new(config);
     let state = AppState::new(
@@ -89,6 +97,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         accounts,
         dispatcher.waker(),
         metrics,
+        Arc::clone(&rules),
     )
     .map_err(StartError::Other)?;
 
@@ -111,7 +120,17 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         });
     let server = tokio::spawn(server.run());
     let dispatcher = tokio::spawn(Arc::clone(&dispatcher).run(watch_shutdown.clone()));
-    tokio::spawn(purge_deliveries(Arc::clone(&store), watch_shutdown));
+    tokio::spawn(purge_deliveries(Arc::clone(&store), watch_shutdown.clone()));
+    if !config.rules.files.is_empty() {
+        tokio::spawn(Arc::clone(&rules).watch(config.rules.watch_interval, watch_shutdown.clone()));
+    }
+    let firer = Arc::clone(state.firer());
+    tokio::spawn(Arc::clone(&firer).run_age(
+        Arc::clone(&rules),
+        Arc::clone(state.age_tracked()),
+        watch_shutdown.clone(),
+    ));
+    tokio::spawn(firer.run_schedules(rules, watch_shutdown));
     // Wake every account once: a restart may have left work behind.
     for name in config.accounts.keys() {
         state.wake(name);

@@ -173,6 +173,7 @@ mod tests {
             scheme,
             keys: vec![key.to_vec()],
             scopes: Scopes {
+                events: Vec::new(),
                 actions: vec![],
                 tags: vec![],
                 max_messages: 1,

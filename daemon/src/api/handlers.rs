@@ -14,8 +14,9 @@ use super::AppState;
 use super::auth::Caller;
 use super::errors::ApiError;
 use super::models::*;
-use super::scope::{require_action, require_selector, unsupported};
+use super::scope::{require_action, require_event, require_selector, unsupported};
 use crate::config::Action;
+use crate::rules::MessageView;
 use crate::selector::Selector;
 use crate::store::{JobSpec, NewMessage};
 
@@ -87,6 +88,9 @@ pub async fn track(caller: Caller, body: Bytes, state: AppState) -> Handled {
     require_action(&caller.client.name, &caller.client.scopes, Action::Track)?;
     let request: TrackRequest = parse_json(&body)?;
     let now = crate::clock::now_ms();
+    let rules = state.rules().current();
+    let plan_age = rules.has_age_rules();
+    let mut planned = false;
     let mut messages = Vec::with_capacity(request.messages.len());
     for (i, m) in request.messages.into_iter().enumerate() {
         if !state.accounts().contains_key(&m.account) {
@@ -115,12 +119,26 @@ pub async fn track(caller: Caller, body: Bytes, state: AppState) -> Handled {
                 ApiError::invalid(format!("messages[{i}].meta"), "must be a JSON object").into(),
             );
         }
+        let sent_at_ms = m.sent_at.map_or(now, |t| t.0);
+        let age = if plan_age {
+            rules.plan_age(MessageView {
+                account: &m.account,
+                remote_id: &m.remote_id,
+                sent_at_ms,
+                tags: &m.tags,
+                meta: &m.meta,
+            })
+        } else {
+            Vec::new()
+        };
+        planned |= !age.is_empty();
         messages.push(NewMessage {
             account: m.account,
             remote_id: m.remote_id,
-            sent_at_ms: m.sent_at.map_or(now, |t| t.0),
+            sent_at_ms,
             tags: m.tags,
             meta: m.meta,
+            age,
         });
     }
     let result = state
@@ -128,6 +146,9 @@ pub async fn track(caller: Caller, body: Bytes, state: AppState) -> Handled {
         .track(messages, Some(caller.delivery))
         .await
         .map_err(ApiError::from)?;
+    if planned {
+        state.age_tracked().notify_one();
+    }
     Ok(json(StatusCode::OK, &result))
 }
 
@@ -281,10 +302,38 @@ pub async fn update(caller: Caller, body: Bytes, state: AppState) -> Handled {
     accept_job(&state, spec, caller).await
 }
 
-/// `POST /v1/events/{name}`: signed and scope-checked, not implemented yet.
-pub async fn event(_name: String, caller: Caller, _body: Bytes, _state: AppState) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Event)?;
-    Err(ApiError::NotImplemented("event rules are not implemented yet (issue 7)").into())
+/// `POST /v1/events/{name}`: fires every enabled rule listening to the
+/// event; 202 with their jobs, 200 when no rule listens, 422 when every
+/// listening rule was refused.
+pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -> Handled {
+    let client = &caller.client;
+    require_action(&client.name, &client.scopes, Action::Event)?;
+    require_event(&client.name, &client.scopes, &name)?;
+    let payload: serde_json::Value = parse_json(&body)?;
+    if !payload.is_object() {
+        return Err(ApiError::invalid("body", "the event payload must be a JSON object").into());
+    }
+    let rules = state.rules().current();
+    let outcome = state
+        .firer()
+        .event(
+            &rules,
+            &name,
+            &payload,
+            &client.name,
+            client.scopes.max_messages,
+            caller.delivery,
+        )
+        .await
+        .map_err(ApiError::from)?;
+    let status = if !outcome.jobs.is_empty() {
+        StatusCode::ACCEPTED
+    } else if !outcome.refused.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(json(status, &outcome))
 }
 
 /// `GET /v1/jobs/{id}`.
@@ -339,9 +388,12 @@ pub async fn healthz() -> Handled {
 
 pub async fn readyz(state: AppState) -> Handled {
     if state.is_ready() {
+        // A refused rule change does not make the daemon unready (the
+        // previous rules run); it is reported here and in metrics.
+        let rules = state.rules().status();
         Ok(json(
             StatusCode::OK,
-            &serde_json::json!({"status": "ready"}),
+            &serde_json::json!({"status": "ready", "rules": rules}),
         ))
     } else {
         Err(ApiError::NotReady.into())

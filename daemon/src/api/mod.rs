@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::accounts::Accounts;
 use crate::config::{Config, Scheme, Scopes};
 use crate::metrics::Metrics;
+use crate::rules::live::LiveRules;
+use crate::rules::runner::Firer;
 use crate::store::Store;
 
 pub use errors::ApiError;
@@ -29,6 +31,7 @@ pub use models::{
     DryRun, JobAccepted, RecallAction, RecallRequest, TrackRequest, TrackedMessage, UpdateRequest,
 };
 pub use routes::{ROUTES, routes};
+pub use scope::unsupported;
 
 /// The OpenAPI 3 document of this API, served at `GET /v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -65,6 +68,10 @@ struct Inner {
     /// Tells the dispatcher an account has new tasks.
     wake: Arc<dyn Fn(&str) + Send + Sync>,
     metrics: Arc<Metrics>,
+    rules: Arc<LiveRules>,
+    firer: Arc<Firer>,
+    /// Tells the age-rule runner new age recalls were scheduled.
+    age_tracked: Arc<tokio::sync::Notify>,
     /// `/readyz` answers 503 until this is set.
     ready: AtomicBool,
 }
@@ -78,6 +85,7 @@ impl AppState {
         accounts: Accounts,
         wake: Arc<dyn Fn(&str) + Send + Sync>,
         metrics: Arc<Metrics>,
+        rules: Arc<LiveRules>,
     ) -> Result<AppState, String> {
         let mut clients = Vec::with_capacity(config.clients.len());
         for client in config.clients.values() {
@@ -104,6 +112,12 @@ impl AppState {
                 scopes: client.scopes.clone(),
             }));
         }
+        let firer = Arc::new(Firer::new(
+            Arc::clone(&store),
+            accounts.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&wake),
+        ));
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -112,6 +126,9 @@ impl AppState {
                 clients,
                 wake,
                 metrics,
+                rules,
+                firer,
+                age_tracked: Arc::new(tokio::sync::Notify::new()),
                 ready: AtomicBool::new(false),
             }),
         })
@@ -148,6 +165,21 @@ impl AppState {
 
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
+    }
+
+    /// The rules in force (and their reload state).
+    pub fn rules(&self) -> &Arc<LiveRules> {
+        &self.inner.rules
+    }
+
+    /// Fires rules into jobs.
+    pub fn firer(&self) -> &Arc<Firer> {
+        &self.inner.firer
+    }
+
+    /// Woken when tracking scheduled age recalls.
+    pub fn age_tracked(&self) -> &Arc<tokio::sync::Notify> {
+        &self.inner.age_tracked
     }
 }
 

@@ -40,6 +40,21 @@ pub fn require_action(client: &str, scopes: &Scopes, action: Action) -> Result<(
     ))
 }
 
+/// 403 unless the client may send the event `name` (no `events` patterns: any).
+pub fn require_event(client: &str, scopes: &Scopes, name: &str) -> Result<(), ApiError> {
+    if scopes.events.is_empty() || scopes.events.iter().any(|p| p.matches(name)) {
+        return Ok(());
+    }
+    let patterns: Vec<&str> = scopes.events.iter().map(glob::Pattern::as_str).collect();
+    Err(ApiError::forbidden(
+        "forbidden_event",
+        format!(
+            "client {client} may not send event {name:?} (patterns: {}); add it to clients.{client}.scopes.events",
+            patterns.join(", ")
+        ),
+    ))
+}
+
 /// 403 unless the client may select what `selector` names: `all` needs
 /// `scopes.all`; every named tag must match one of the tag patterns; a
 /// selector naming no tag (ids or meta only) needs the pattern `*`.
@@ -108,6 +123,7 @@ mod tests {
 
     fn scopes(tags: &[&str], all: bool) -> Scopes {
         Scopes {
+            events: Vec::new(),
             actions: vec![Action::Recall],
             tags: tags
                 .iter()

@@ -78,6 +78,9 @@ pub struct RawScopes {
     /// May this client select every message (`"all": true`)?
     #[serde(default)]
     pub all: bool,
+    /// Event names (glob patterns) the client may send; empty: any.
+    #[serde(default)]
+    pub events: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +88,9 @@ pub struct RawScopes {
 pub struct RawRules {
     #[serde(default)]
     pub files: Vec<Spanned<String>>,
+    /// How often to look at the rule files for changes (SIGHUP reloads at once).
+    #[serde(default)]
+    pub watch_interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -53,7 +53,10 @@ fn the_documented_example_parses() {
     assert_eq!(bot.scopes.actions, vec![Action::Recall, Action::Cancel]);
     assert_eq!(bot.scopes.max_messages, 5000);
     assert!(bot.scopes.tags[0].matches("incident-42"));
-    assert_eq!(config.rules, vec!["/etc/recalld/rules/*.yaml".to_owned()]);
+    assert_eq!(
+        config.rules.files,
+        vec!["/etc/recalld/rules/*.yaml".to_owned()]
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! PostgreSQL backend can implement the same trait, claiming tasks with
 //! `FOR UPDATE SKIP LOCKED` so several daemons can share one ledger.
 
+mod schedules;
 mod schema;
 mod select;
 mod sqlite;
@@ -17,8 +18,10 @@ use std::pin::Pin;
 use plugin_api::{Message, OperationKind};
 use serde::Serialize;
 
+use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
 
+pub use schedules::{AgeFired, AgeFiring, Replanned, RuleRun};
 pub use sqlite::SqliteStore;
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -51,6 +54,8 @@ pub struct NewMessage {
     pub sent_at_ms: i64,
     pub tags: Vec<String>,
     pub meta: serde_json::Value,
+    /// Age-rule recalls to schedule if the message is new (see `rules`).
+    pub age: Vec<AgePlan>,
 }
 
 /// A webhook delivery id to remember until `expires_at_ms` (replay protection).
@@ -246,7 +251,41 @@ pub trait Store: Send + Sync {
     fn recover(&self) -> StoreFuture<'_, u64>;
     /// Forgets delivery ids whose window has passed.
     fn purge_deliveries(&self, now_ms: i64) -> StoreFuture<'_, u64>;
+
+    /// Several jobs in one transaction (the rules one event fires), each
+    /// refused on its own (`TooManyMessages`); with a delivery, a replay
+    /// refuses them all. `run` records a schedule rule's firing with them.
+    fn create_jobs(
+        &self,
+        specs: Vec<JobSpec>,
+        delivery: Option<Delivery>,
+        run: Option<RuleRun>,
+    ) -> StoreFuture<'_, Vec<Result<JobCreated, StoreError>>>;
+    /// When each schedule rule last fired.
+    fn rule_runs(&self) -> StoreFuture<'_, BTreeMap<String, RuleRun>>;
+    /// The earliest due time of a pending age recall.
+    fn next_age_due(&self) -> StoreFuture<'_, Option<i64>>;
+    /// Turns due age recalls of live rules (name -> firing) into jobs, up
+    /// to `max` recalls. Recalls planned by another version of a rule are
+    /// left for [`Store::replan_age`] and counted.
+    fn fire_age(
+        &self,
+        now_ms: i64,
+        live: BTreeMap<String, AgeFiring>,
+        max: u32,
+    ) -> StoreFuture<'_, AgeFired>;
+    /// Re-plans pending age recalls whose rule changed or went away:
+    /// `plan` (the rules in force) decides again for each message.
+    fn replan_age(
+        &self,
+        live: BTreeMap<String, String>,
+        plan: Planner,
+        now_ms: i64,
+    ) -> StoreFuture<'_, Replanned>;
 }
+
+/// The rules in force, as a function from a message to its age recalls.
+pub type Planner = std::sync::Arc<dyn Fn(MessageView<'_>) -> Vec<AgePlan> + Send + Sync>;
 
 #[cfg(test)]
 mod tests;

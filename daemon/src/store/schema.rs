@@ -65,4 +65,21 @@ CREATE TABLE IF NOT EXISTS audit (
     actor    TEXT,
     detail   TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS schedules (
+    id          INTEGER PRIMARY KEY,
+    rule        TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    message_id  INTEGER NOT NULL REFERENCES messages(id),
+    due_at      INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    job_id      INTEGER REFERENCES jobs(id),
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (rule, message_id)
+);
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (state, due_at);
+CREATE TABLE IF NOT EXISTS rule_runs (
+    rule        TEXT PRIMARY KEY,
+    version     TEXT NOT NULL,
+    fired_at    INTEGER NOT NULL
+) WITHOUT ROWID;
 ";

@@ -11,6 +11,7 @@ use plugin_api::{Message, OperationKind};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
+use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
 use super::select::where_clause;
 use super::*;
@@ -125,7 +126,7 @@ fn database_thread(conn: Connection, mut rx: mpsc::Receiver<Op>) {
     }
 }
 
-fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
+pub(super) fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
     let inserted = conn
         .prepare_cached("INSERT INTO deliveries (client, id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
         .execute(params![delivery.client, delivery.id, delivery.expires_at_ms])?;
@@ -136,7 +137,7 @@ fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreEr
     }
 }
 
-fn audit(
+pub(super) fn audit(
     conn: &Connection,
     at: i64,
     kind: &str,
@@ -217,6 +218,9 @@ impl Store for SqliteStore {
                 for t in &message.tags {
                     tag.execute(params![t, id])?;
                 }
+                if !message.age.is_empty() {
+                    schedules::insert_plans(conn, id, &message.age, now)?;
+                }
             }
             Ok(result)
         }))
@@ -248,39 +252,15 @@ impl Store for SqliteStore {
             if let Some(delivery) = &delivery {
                 insert_delivery(conn, delivery)?;
             }
-            let (clause, values) = where_clause(&spec.selector);
-            let mut query = conn.prepare(&format!("SELECT m.id, m.account, m.state FROM messages m WHERE {clause} ORDER BY m.id"))?;
-            let matched: Vec<(i64, String, String)> = query
-                .query_map(params_from_iter(values.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
+            let matched = matched_messages(conn, &spec.selector)?;
             let count = matched.len() as u64;
             if count > spec.max_messages {
-                return Err(StoreError::TooManyMessages { matched: count, cap: spec.max_messages });
+                return Err(StoreError::TooManyMessages {
+                    matched: count,
+                    cap: spec.max_messages,
+                });
             }
-            let now = spec.now_ms;
-            let selector = serde_json::to_string(&spec.selector).unwrap_or_default();
-            let params_json = serde_json::to_string(&spec.params).unwrap_or_else(|_| "null".into());
-            conn.prepare_cached(
-                "INSERT INTO jobs (created_at, requested_by, reason, action, selector, params, state, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
-            )?
-            .execute(params![now, spec.requested_by, spec.reason, spec.action.as_str(), selector, params_json, count as i64])?;
-            let job_id = conn.last_insert_rowid();
-            let done_state = message_state(spec.action, TaskState::Done);
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            )?;
-            let mut per_account: BTreeMap<String, u64> = BTreeMap::new();
-            for (message_id, account, state) in &matched {
-                // Never act twice on the daemon's own account: a message this
-                // action already reached is recorded as already done.
-                let task_state = if Some(state.as_str()) == done_state { TaskState::AlreadyDone } else { TaskState::Pending };
-                insert.execute(params![job_id, message_id, account, task_state.as_str(), now])?;
-                *per_account.entry(account.clone()).or_default() += 1;
-            }
-            let detail = serde_json::json!({"action": spec.action, "reason": spec.reason, "selector": spec.selector, "matched": count});
-            audit(conn, now, "job_created", Some(job_id), None, Some(&spec.requested_by), &detail.to_string())?;
-            finish_job_if_done(conn, job_id, now)?;
-            Ok(JobCreated { job_id, matched: count, per_account })
+            insert_job(conn, &spec, &matched)
         }))
     }
 
@@ -406,6 +386,117 @@ impl Store for SqliteStore {
             )? as u64)
         }))
     }
+
+    fn create_jobs(
+        &self,
+        specs: Vec<JobSpec>,
+        delivery: Option<Delivery>,
+        run: Option<RuleRun>,
+    ) -> StoreFuture<'_, Vec<Result<JobCreated, StoreError>>> {
+        Box::pin(
+            self.run(move |conn| {
+                schedules::create_jobs(conn, &specs, delivery.as_ref(), run.as_ref())
+            }),
+        )
+    }
+
+    fn rule_runs(&self) -> StoreFuture<'_, BTreeMap<String, RuleRun>> {
+        Box::pin(self.run(schedules::rule_runs))
+    }
+
+    fn next_age_due(&self) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.run(schedules::next_age_due))
+    }
+
+    fn fire_age(
+        &self,
+        now_ms: i64,
+        live: BTreeMap<String, AgeFiring>,
+        max: u32,
+    ) -> StoreFuture<'_, AgeFired> {
+        Box::pin(self.run(move |conn| schedules::fire_age(conn, now_ms, &live, max)))
+    }
+
+    fn replan_age(
+        &self,
+        live: BTreeMap<String, String>,
+        plan: Planner,
+        now_ms: i64,
+    ) -> StoreFuture<'_, Replanned> {
+        Box::pin(self.run(move |conn| schedules::replan_age(conn, &live, &plan, now_ms)))
+    }
+}
+
+/// (id, account, ledger state) of every message `selector` matches.
+pub(super) fn matched_messages(
+    conn: &Connection,
+    selector: &Selector,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let (clause, values) = where_clause(selector);
+    let mut query = conn.prepare(&format!(
+        "SELECT m.id, m.account, m.state FROM messages m WHERE {clause} ORDER BY m.id"
+    ))?;
+    let matched = query
+        .query_map(params_from_iter(values.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(matched)
+}
+
+/// A job with one task per matched message (id, account, ledger state).
+pub(super) fn insert_job(
+    conn: &Connection,
+    spec: &JobSpec,
+    matched: &[(i64, String, String)],
+) -> Result<JobCreated, StoreError> {
+    let count = matched.len() as u64;
+    let now = spec.now_ms;
+    let selector = serde_json::to_string(&spec.selector).unwrap_or_default();
+    let params_json = serde_json::to_string(&spec.params).unwrap_or_else(|_| "null".into());
+    conn.prepare_cached(
+        "INSERT INTO jobs (created_at, requested_by, reason, action, selector, params, state, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
+    )?
+    .execute(params![now, spec.requested_by, spec.reason, spec.action.as_str(), selector, params_json, count as i64])?;
+    let job_id = conn.last_insert_rowid();
+    let done_state = message_state(spec.action, TaskState::Done);
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?;
+    let mut per_account: BTreeMap<String, u64> = BTreeMap::new();
+    for (message_id, account, state) in matched {
+        // Never act twice on the daemon's own account: a message this
+        // action already reached is recorded as already done.
+        let task_state = if Some(state.as_str()) == done_state {
+            TaskState::AlreadyDone
+        } else {
+            TaskState::Pending
+        };
+        insert.execute(params![
+            job_id,
+            message_id,
+            account,
+            task_state.as_str(),
+            now
+        ])?;
+        *per_account.entry(account.clone()).or_default() += 1;
+    }
+    let detail = serde_json::json!({"action": spec.action, "reason": spec.reason, "selector": spec.selector, "matched": count});
+    audit(
+        conn,
+        now,
+        "job_created",
+        Some(job_id),
+        None,
+        Some(&spec.requested_by),
+        &detail.to_string(),
+    )?;
+    finish_job_if_done(conn, job_id, now)?;
+    Ok(JobCreated {
+        job_id,
+        matched: count,
+        per_account,
+    })
 }
 
 fn finish_job_if_done(conn: &Connection, job_id: i64, at: i64) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ fn msg(account: &str, id: &str, tags: &[&str]) -> NewMessage {
         sent_at_ms: 1_000,
         tags: tags.iter().map(|t| t.to_string()).collect(),
         meta: json!({"kind": "otp"}),
+        age: Vec::new(),
     }
 }
 

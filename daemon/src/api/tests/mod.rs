@@ -134,12 +134,19 @@ pub fn harness() -> Harness {
     let sink = Arc::clone(&woken);
     let wake = Arc::new(move |account: &str| sink.lock().unwrap().push(account.to_owned()));
     let metrics = Arc::new(Metrics::new());
+    let rules = crate::rules::live::LiveRules::start(
+        config.rules.files.clone(),
+        crate::rules::Env::from_accounts(&accounts),
+        Arc::clone(&metrics),
+    )
+    .expect("test rules load");
     let state = AppState::new(
         Arc::new(config),
         store.clone(),
         accounts,
         wake,
         Arc::clone(&metrics),
+        rules,
     )
     .unwrap();
     state.set_ready(true);
