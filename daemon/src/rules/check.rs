@@ -10,7 +10,7 @@ use super::Env;
 use super::load::at;
 use super::model::{Rule, SelectTemplate, Trigger};
 use super::raw::{RawRule, RawSelect, RawTrigger};
-use crate::config::{ConfigError, DEFAULT_MAX_MESSAGES, parse_duration};
+use crate::config::{ConfigError, parse_duration};
 
 /// Raw to typed for one file, collecting errors and warnings.
 pub(super) struct Checker<'a> {
@@ -66,7 +66,7 @@ impl Checker<'_> {
                 1
             }
             Some(limit) => limit.value,
-            None => DEFAULT_MAX_MESSAGES,
+            None => super::DEFAULT_RULE_LIMIT,
         };
         let (trigger, select) = self.trigger(&name, raw.on, raw.select)?;
         if self.errors.len() > before {

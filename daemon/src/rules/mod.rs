@@ -32,6 +32,9 @@ pub use matcher::{MessageView, matches};
 pub use model::{FireContext, Rule, SelectTemplate, Trigger};
 pub use template::Template;
 
+/// Messages one firing may touch when a rule gives no `limit`.
+pub const DEFAULT_RULE_LIMIT: u64 = crate::config::DEFAULT_MAX_MESSAGES;
+
 /// What validation knows about each configured account. `None` when its
 /// plugin could not be loaded (`recalld check` still reports the rest).
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,7 @@ use plugin_api::OperationKind;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::sqlite::{audit, insert_delivery, insert_job, matched_messages};
+use super::sqlite::{Matched, audit, insert_delivery, insert_job, matched_messages};
 use super::{Delivery, JobCreated, JobSpec, Planner, StoreError};
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
@@ -156,7 +156,7 @@ pub fn fire_age(
         })?
         .collect::<Result<_, _>>()?;
     let mut fired = AgeFired::default();
-    let mut groups: BTreeMap<&str, Vec<(i64, (i64, String, String))>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<(i64, Matched)>> = BTreeMap::new();
     for (schedule, rule, version, message, account, state) in rows {
         match live.get(&rule) {
             Some(firing) if firing.version == version => {
@@ -184,8 +184,7 @@ pub fn fire_age(
                 max_messages: firing.limit,
                 now_ms: now,
             };
-            let matched: Vec<(i64, String, String)> =
-                chunk.iter().map(|(_, m)| m.clone()).collect();
+            let matched: Vec<Matched> = chunk.iter().map(|(_, m)| m.clone()).collect();
             let created = insert_job(conn, &spec, &matched)?;
             for (schedule, _) in chunk {
                 mark.execute(params![schedule, created.job_id, now])?;
@@ -194,6 +193,18 @@ pub fn fire_age(
         }
     }
     Ok(fired)
+}
+
+/// A pending age recall with its message, as re-planning reads it.
+struct PendingAge {
+    id: i64,
+    rule: String,
+    version: String,
+    account: String,
+    remote_id: String,
+    sent_at: i64,
+    tags: String,
+    meta: String,
 }
 
 pub fn replan_age(
@@ -206,18 +217,18 @@ pub fn replan_age(
         "SELECT s.id, s.rule, s.version, m.account, m.remote_id, m.sent_at, m.tags, m.meta
          FROM schedules s JOIN messages m ON m.id = s.message_id WHERE s.state = 'pending'",
     )?;
-    let rows: Vec<(i64, String, String, String, String, i64, String, String)> = pending
+    let rows: Vec<PendingAge> = pending
         .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
+            Ok(PendingAge {
+                id: r.get(0)?,
+                rule: r.get(1)?,
+                version: r.get(2)?,
+                account: r.get(3)?,
+                remote_id: r.get(4)?,
+                sent_at: r.get(5)?,
+                tags: r.get(6)?,
+                meta: r.get(7)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     let mut done = Replanned::default();
@@ -227,26 +238,26 @@ pub fn replan_age(
     let mut cancel = conn.prepare_cached(
         "UPDATE schedules SET state = 'cancelled', updated_at = ?2 WHERE id = ?1",
     )?;
-    for (id, rule, version, account, remote_id, sent_at, tags, meta) in rows {
-        if live.get(&rule) == Some(&version) {
+    for row in rows {
+        if live.get(&row.rule) == Some(&row.version) {
             continue;
         }
-        let tags: Vec<String> = serde_json::from_str(&tags).unwrap_or_default();
-        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap_or_default();
+        let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
+        let meta: serde_json::Value = serde_json::from_str(&row.meta).unwrap_or_default();
         let message = MessageView {
-            account: &account,
-            remote_id: &remote_id,
-            sent_at_ms: sent_at,
+            account: &row.account,
+            remote_id: &row.remote_id,
+            sent_at_ms: row.sent_at,
             tags: &tags,
             meta: &meta,
         };
-        match plan(message).into_iter().find(|p| p.rule == rule) {
+        match plan(message).into_iter().find(|p| p.rule == row.rule) {
             Some(new) => {
-                reschedule.execute(params![id, new.version, new.due_at_ms, now])?;
+                reschedule.execute(params![row.id, new.version, new.due_at_ms, now])?;
                 done.rescheduled += 1;
             }
             None => {
-                cancel.execute(params![id, now])?;
+                cancel.execute(params![row.id, now])?;
                 done.cancelled += 1;
             }
         }
@@ -257,3 +268,7 @@ pub fn replan_age(
     }
     Ok(done)
 }
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod tests;

@@ -427,11 +427,14 @@ impl Store for SqliteStore {
     }
 }
 
-/// (id, account, ledger state) of every message `selector` matches.
+/// A matched message: (id, account, ledger state).
+pub(super) type Matched = (i64, String, String);
+
+/// Every message `selector` matches.
 pub(super) fn matched_messages(
     conn: &Connection,
     selector: &Selector,
-) -> Result<Vec<(i64, String, String)>, StoreError> {
+) -> Result<Vec<Matched>, StoreError> {
     let (clause, values) = where_clause(selector);
     let mut query = conn.prepare(&format!(
         "SELECT m.id, m.account, m.state FROM messages m WHERE {clause} ORDER BY m.id"
@@ -448,7 +451,7 @@ pub(super) fn matched_messages(
 pub(super) fn insert_job(
     conn: &Connection,
     spec: &JobSpec,
-    matched: &[(i64, String, String)],
+    matched: &[Matched],
 ) -> Result<JobCreated, StoreError> {
     let count = matched.len() as u64;
     let now = spec.now_ms;

@@ -124,26 +124,6 @@ async fn an_update_is_a_job_with_the_content_as_params() {
 }
 
 #[tokio::test]
-async fn events_are_authenticated_then_honestly_not_implemented() {
-    let h = harness();
-    let (status, answer) = send(
-        &h,
-        signed("POST", "/v1/events/deploy", &json!({"service": "api"}), BOT),
-    )
-    .await;
-    assert_eq!(
-        (status, code(&answer)),
-        (StatusCode::NOT_IMPLEMENTED, "not_implemented")
-    );
-    assert!(message(&answer).contains("issue 7"), "{answer}");
-    let unsigned = warp::test::request()
-        .method("POST")
-        .path("/v1/events/deploy")
-        .body("{}");
-    assert_eq!(send(&h, unsigned).await.0, StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test]
 async fn the_ledger_pages_with_next_after() {
     let h = harness();
     let five: Vec<(String, [&str; 1])> = (0..5).map(|i| (format!("m{i}"), ["page"])).collect();

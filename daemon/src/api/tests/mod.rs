@@ -1,6 +1,7 @@
 //! Route tests: `warp::test::request()` against [`routes`] with an
 //! in-memory SQLite store and two in-process test plugins.
 
+mod events;
 mod fuzz;
 mod http_auth;
 mod inputs;
@@ -37,7 +38,10 @@ pub const HUB: &str = "it's a secret to everybody";
 /// The body limit of the test config.
 pub const MAX_BODY: usize = 4096;
 
-fn config() -> Config {
+fn config(rules: Option<&Path>) -> Config {
+    let rules = rules.map_or(String::new(), |dir| {
+        format!("rules: {{files: [\"{}/*.yaml\"]}}\n", dir.display())
+    });
     let text = format!(
         r#"listen: 127.0.0.1:0
 store: "sqlite::memory:"
@@ -50,13 +54,13 @@ clients:
     scopes: {{actions: [recall, cancel, update, track, event, read], tags: ["*"], max_messages: 100, all: true}}
   narrow:
     secrets: ["{NARROW}"]
-    scopes: {{actions: [recall, read], tags: ["incident-*"], max_messages: 2}}
+    scopes: {{actions: [recall, read, event], tags: ["incident-*"], max_messages: 2, events: ["incident.*"]}}
   hub:
     secrets: ["{HUB}"]
     scheme: github
     scopes: {{actions: [recall, track], tags: ["*"]}}
 api: {{max_body_bytes: {MAX_BODY}, timestamp_tolerance: 5m}}
-"#
+{rules}"#
     );
     Config::parse(Path::new("/test/recalld.yaml"), &text).expect("the test config parses")
 }
@@ -105,10 +109,23 @@ pub struct Harness {
     pub store: Arc<SqliteStore>,
     pub woken: Arc<Mutex<Vec<String>>>,
     pub metrics: Arc<Metrics>,
+    /// The rules folder, when the harness has rules.
+    pub rules_dir: Option<tempfile::TempDir>,
 }
 
 pub fn harness() -> Harness {
-    let config = config();
+    build_harness(None)
+}
+
+/// A harness whose config loads `rules` (YAML) from a rules folder.
+pub fn harness_with_rules(rules: &str) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules).unwrap();
+    build_harness(Some(dir))
+}
+
+fn build_harness(rules_dir: Option<tempfile::TempDir>) -> Harness {
+    let config = config(rules_dir.as_ref().map(tempfile::TempDir::path));
     let mut registry = PluginRegistry::new();
     registry
         .insert_in_process(Arc::new(TestPlugin {
@@ -155,6 +172,7 @@ pub fn harness() -> Harness {
         store,
         woken,
         metrics,
+        rules_dir,
     }
 }
 
