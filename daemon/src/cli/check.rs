@@ -9,7 +9,10 @@ use crate::config::{Config, ConfigError};
 use super::EXIT_CONFIG;
 
 pub fn run(path: &Path) -> ExitCode {
-    let errors = check(path);
+    let Checked { errors, warnings } = check(path);
+    for warning in &warnings {
+        eprintln!("{}: warning: {}", location(warning), warning.message);
+    }
     if errors.is_empty() {
         println!("{}: ok", path.display());
         ExitCode::SUCCESS
@@ -22,25 +25,56 @@ pub fn run(path: &Path) -> ExitCode {
     }
 }
 
-/// Every problem with the config at `path`, in file order.
-pub fn check(path: &Path) -> Vec<ConfigError> {
+fn location(e: &ConfigError) -> String {
+    format!("{}:{}:{}", e.file.display(), e.line, e.column)
+}
+
+/// What `check` found: errors refuse the config, warnings do not.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Every problem with the config at `path` and its rule files, in file order.
+pub fn check(path: &Path) -> Checked {
     let mut config = match Config::load(path) {
         Ok(config) => config,
-        Err(errors) => return errors.0,
+        Err(errors) => {
+            return Checked {
+                errors: errors.0,
+                warnings: Vec::new(),
+            };
+        }
     };
-    let mut errors = Vec::new();
+    let mut checked = Checked::default();
     if let Err(e) = config.resolve_secrets() {
-        errors.extend(e.0);
+        checked.errors.extend(e.0);
     }
-    match crate::host::PluginRegistry::from_sources(&config.plugins) {
-        Ok(registry) => errors.extend(crate::accounts::check_accounts(&config, &registry)),
-        Err(e) => errors.push(ConfigError {
-            file: path.to_owned(),
-            line: 0,
-            column: 0,
-            message: format!("plugins: {e:#}"),
-        }),
+    let registry = match crate::host::PluginRegistry::from_sources(&config.plugins) {
+        Ok(registry) => {
+            checked
+                .errors
+                .extend(crate::accounts::check_accounts(&config, &registry));
+            Some(registry)
+        }
+        Err(e) => {
+            checked.errors.push(ConfigError {
+                file: path.to_owned(),
+                line: 0,
+                column: 0,
+                message: format!("plugins: {e:#}"),
+            });
+            None
+        }
+    };
+    let env = crate::rules::Env::from_config(&config, registry.as_ref());
+    match crate::rules::load(&config.rules.files, &env) {
+        Ok(loaded) => checked.warnings.extend(loaded.warnings),
+        Err(errors) => checked.errors.extend(errors),
     }
-    errors.sort_by_key(|e| (e.line, e.column));
-    errors
+    let order = |e: &ConfigError| (e.file.clone(), e.line, e.column);
+    checked.errors.sort_by_key(order);
+    checked.warnings.sort_by_key(order);
+    checked
 }

@@ -4,6 +4,7 @@ mod check;
 mod demo;
 mod plugins;
 mod recall;
+mod rules;
 mod sandbox;
 mod serve;
 mod sign;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Inspect and check plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Try rules without acting: which fire, and what they would select.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Print the signature headers for a body read from stdin.
     Sign(sign::SignArgs),
     /// Ask a daemon to recall messages by tag; optionally follow the job.
@@ -70,6 +74,7 @@ pub fn init_logging(format: LogFormat, command: &Command) {
         | Command::Recall(_)
         | Command::Sign(_)
         | Command::Plugins(_)
+        | Command::Rules(_)
         | Command::Check { .. } => "warn",
         _ => "info",
     };
@@ -94,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sandbox(args) => sandbox::run(args),
         Command::Check { config } => Ok(check::run(&config)),
         Command::Plugins(command) => plugins::run(command),
+        Command::Rules(command) => rules::run(command),
         Command::Sign(args) => sign::run(args),
         Command::Recall(args) => recall::run(args),
     }

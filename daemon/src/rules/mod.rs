@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::Accounts;
 use crate::config::ConfigError;
+use crate::host::PluginRegistry;
 
 pub use load::load;
 pub use matcher::{MessageView, matches};
@@ -50,20 +51,44 @@ pub struct AccountFacts {
 }
 
 impl Env {
+    /// From the config alone, with facts for accounts whose plugin the
+    /// registry has (for `recalld check` and `recalld rules test`).
+    pub fn from_config(config: &crate::config::Config, registry: Option<&PluginRegistry>) -> Env {
+        Env {
+            accounts: config
+                .accounts
+                .values()
+                .map(|account| {
+                    let facts = registry
+                        .and_then(|r| r.get(&account.plugin))
+                        .map(|plugin| AccountFacts::of(&plugin.manifest));
+                    (account.name.clone(), facts)
+                })
+                .collect(),
+        }
+    }
+
     pub fn from_accounts(accounts: &Accounts) -> Env {
         Env {
             accounts: accounts
                 .iter()
                 .map(|(name, runtime)| {
-                    let manifest = &runtime.plugin.manifest;
-                    let facts = AccountFacts {
-                        plugin: manifest.name.clone(),
-                        operations: manifest.operations.clone(),
-                        recall_window_secs: manifest.recall_window_secs,
-                    };
-                    (name.clone(), Some(facts))
+                    (
+                        name.clone(),
+                        Some(AccountFacts::of(&runtime.plugin.manifest)),
+                    )
                 })
                 .collect(),
+        }
+    }
+}
+
+impl AccountFacts {
+    fn of(manifest: &plugin_api::Manifest) -> AccountFacts {
+        AccountFacts {
+            plugin: manifest.name.clone(),
+            operations: manifest.operations.clone(),
+            recall_window_secs: manifest.recall_window_secs,
         }
     }
 }
