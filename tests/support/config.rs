@@ -85,7 +85,7 @@ pub fn config_yaml(store: &str, accounts: &[Account]) -> String {
         ));
     }
     text.push_str(&format!(
-        "clients:\n  e2e-bot:\n    secrets: [\"{BOT_SECRET}\"]\n    scopes: {{actions: [recall, cancel, track, read], tags: [\"*\"], max_messages: 100000}}\n"
+        "clients:\n  e2e-bot:\n    secrets: [\"{BOT_SECRET}\"]\n    scopes: {{actions: [recall, cancel, track, read, event], tags: [\"*\"], max_messages: 100000}}\n"
     ));
     text
 }
