@@ -2,6 +2,7 @@
 //! gives in `routes` and, for every documented code, in `codes`.
 
 mod codes;
+mod controls;
 mod routes;
 
 use serde_json::json;
