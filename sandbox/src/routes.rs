@@ -72,7 +72,10 @@ where
     let shared = &sandbox.inner;
     let config = shared.config();
     let vendor = Vendor::of_path(&request.path);
-    let target = vendor.and_then(|v| endpoint(v, &request).map(|e| (v, e)));
+    // Parsing the endpoint twice costs a little: only when faults are set.
+    let target = vendor
+        .filter(|_| config.faults.any())
+        .and_then(|v| endpoint(v, &request).map(|e| (v, e)));
     let (fault, jitter_ms) = faults::plan(shared, &config, target);
     let latency_ms = config.latency_ms.saturating_add(jitter_ms);
     if latency_ms > 0 {

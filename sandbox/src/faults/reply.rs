@@ -15,7 +15,7 @@ use crate::{Shared, Vendor, dingtalk, feishu, lock};
 
 /// Draws the jitter and the fault for one vendor request (`target` is the
 /// vendor and endpoint index; `None` for a path no vendor serves, which
-/// never gets a fault). A fault is counted here, before any waiting, so a
+/// never gets a fault, and whenever no faults are set). A fault is counted here, before any waiting, so a
 /// client that gives up still leaves it in the stats.
 pub(crate) fn plan(
     shared: &Shared,
