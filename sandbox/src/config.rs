@@ -4,8 +4,18 @@
 //! `GET /_sandbox/config`, and `POST /_sandbox/config` takes a partial document
 //! that is merged over the current one.
 
+mod faults;
+mod vendors;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub(crate) use faults::MAX_HOLD_MS;
+pub use faults::{FaultConfig, FaultRule, FaultRules, InjectedError, RateLimitedRule, TimeoutRule};
+pub use vendors::{
+    DingTalkConfig, DingTalkUserLimits, EngageLabConfig, FeishuConfig, FeishuStatusCodes,
+    JPushConfig, OverLimit,
+};
 
 /// Everything the sandbox can be told. `Default` is the documented behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +24,9 @@ pub struct Config {
     /// Delay added before each vendor request is handled (0 = none); control
     /// routes under `/_sandbox/` are never delayed.
     pub latency_ms: u64,
+    /// Up to this much more delay, drawn uniformly per request (seeded by
+    /// `faults.seed`), on top of `latency_ms`.
+    pub latency_jitter_ms: u64,
     /// Largest request body read, enforced while reading, before any parsing.
     pub max_body_bytes: usize,
     /// A frozen clock moves only through `advance_clock`; tests use it so time
@@ -29,12 +42,16 @@ pub struct Config {
     pub engagelab: EngageLabConfig,
     /// JPush v3: credentials, optional window, unverified answers.
     pub jpush: JPushConfig,
+    /// Injected server errors, timeouts, rate-limit bursts and documented
+    /// error codes, per vendor or for all of them; none by default.
+    pub faults: FaultConfig,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
             latency_ms: 0,
+            latency_jitter_ms: 0,
             max_body_bytes: 1024 * 1024,
             frozen_clock: false,
             rate_limits: RateLimits::default(),
@@ -42,6 +59,7 @@ impl Default for Config {
             dingtalk: DingTalkConfig::default(),
             engagelab: EngageLabConfig::default(),
             jpush: JPushConfig::default(),
+            faults: FaultConfig::default(),
         }
     }
 }
@@ -63,6 +81,9 @@ pub struct RateLimits {
     pub feishu_cancel_send_per_min: Option<u32>,
     /// DingTalk, per appkey and per API, per second (40).
     pub dingtalk_per_sec: Option<u32>,
+    /// DingTalk, per appkey and per API, per minute (1500); over it the
+    /// answer is `dingtalk.per_min_limited_errcode`.
+    pub dingtalk_per_min: Option<u32>,
     /// EngageLab, per AppKey, all `/v4` calls, per second (500).
     pub engagelab_per_sec: Option<u32>,
     /// JPush, per AppKey, all `/v3` calls, per minute (600, free tier).
@@ -78,6 +99,7 @@ impl Default for RateLimits {
             feishu_get_per_min: Some(100),
             feishu_cancel_send_per_min: None,
             dingtalk_per_sec: Some(40),
+            dingtalk_per_min: Some(1500),
             engagelab_per_sec: Some(500),
             jpush_per_min: Some(600),
         }
@@ -119,194 +141,6 @@ pub enum RepeatRecall {
     Reject,
 }
 
-/// The integer Feishu's `status` field takes in each state, one field per
-/// state (the real values are not published).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FeishuStatusCodes {
-    pub draft: i64,
-    pub in_review: i64,
-    pub approved: i64,
-    pub scheduled: i64,
-    pub sending: i64,
-    pub sent: i64,
-    pub cancelled: i64,
-    pub recalled: i64,
-}
-
-impl Default for FeishuStatusCodes {
-    fn default() -> FeishuStatusCodes {
-        FeishuStatusCodes {
-            draft: 0,
-            in_review: 1,
-            approved: 2,
-            scheduled: 3,
-            sending: 4,
-            sent: 5,
-            cancelled: 6,
-            recalled: 7,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FeishuConfig {
-    /// Accepted by the tenant/app token endpoints, with `app_secret`.
-    pub app_id: String,
-    pub app_secret: String,
-    /// The one user access token (`u-…`) the notification APIs accept.
-    pub user_access_token: String,
-    /// `X-Lark-Helpdesk-Authorization` must be base64(`helpdesk_id:helpdesk_token`).
-    pub helpdesk_id: String,
-    pub helpdesk_token: String,
-    /// Lifetime of a newly issued tenant/app access token.
-    pub token_lifetime_secs: u64,
-    /// The same token is returned until less than this is left.
-    pub token_reissue_below_secs: u64,
-    /// The caller owns the helpdesk: `submit_approve` approves at once.
-    /// Otherwise the notification waits in review until
-    /// `POST /_sandbox/feishu/notifications/{id}/approve`.
-    pub creator_is_owner: bool,
-    /// How long a scheduled notification stays "sending" after `send_at`.
-    pub sending_duration_ms: u64,
-    pub status_codes: FeishuStatusCodes,
-    /// Answer to an operation in the wrong state.
-    pub wrong_state: ErrorShape,
-    /// `cancel_send {"is_recall":true}` on a recalled notification.
-    pub repeat_recall: RepeatRecall,
-    /// Answer to a `t-` tenant token on a notification API.
-    pub tenant_token_refused: ErrorShape,
-    /// Answer to a request over a rate limit.
-    pub rate_limited: ErrorShape,
-}
-
-impl Default for FeishuConfig {
-    fn default() -> FeishuConfig {
-        FeishuConfig {
-            app_id: "cli_sandbox".into(),
-            app_secret: "sandbox-secret".into(),
-            user_access_token: "u-sandbox".into(),
-            helpdesk_id: "hd-sandbox".into(),
-            helpdesk_token: "hd-token-sandbox".into(),
-            token_lifetime_secs: 7200,
-            token_reissue_below_secs: 1800,
-            creator_is_owner: true,
-            sending_duration_ms: 5_000,
-            status_codes: FeishuStatusCodes::default(),
-            wrong_state: ErrorShape {
-                http: 405,
-                code: 154005,
-            },
-            repeat_recall: RepeatRecall::Idempotent,
-            tenant_token_refused: ErrorShape {
-                http: 401,
-                code: 99991668,
-            },
-            rate_limited: ErrorShape {
-                http: 429,
-                code: 99991400,
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DingTalkConfig {
-    /// `gettoken?appkey=&appsecret=` accepts only this pair.
-    pub app_key: String,
-    pub app_secret: String,
-    /// The one agent (micro-app) the app may send and recall through.
-    pub agent_id: i64,
-    /// `expires_in` of an access token; a repeat `gettoken` extends it by this.
-    pub token_lifetime_secs: u64,
-    /// HTTP status of every answer whose `errcode` is not 0.
-    pub error_http_status: u16,
-    /// Recall refused this long after the send (`None`: never).
-    pub recall_window_secs: Option<u64>,
-    /// `getsendprogress` / `getsendresult` refuse older tasks (`None`: never).
-    pub query_window_secs: Option<u64>,
-    /// A second recall of the same task.
-    pub repeat_recall: RepeatRecall,
-    /// `errcode` of a recall outside the window.
-    pub expired_recall_errcode: i64,
-    /// Recipients per send; the rest are dropped into `forbidden_user_id_list`.
-    pub max_recipients: usize,
-}
-
-impl Default for DingTalkConfig {
-    fn default() -> DingTalkConfig {
-        DingTalkConfig {
-            app_key: "ding-sandbox".into(),
-            app_secret: "ding-secret".into(),
-            agent_id: 1000,
-            token_lifetime_secs: 7200,
-            error_http_status: 200,
-            recall_window_secs: Some(86_400),
-            query_window_secs: Some(86_400),
-            repeat_recall: RepeatRecall::Idempotent,
-            expired_recall_errcode: 400002,
-            max_recipients: 5000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EngageLabConfig {
-    /// Basic auth must be `app_key:master_secret`.
-    pub app_key: String,
-    pub master_secret: String,
-    /// Withdraw refused for messages older than this (`None`: never).
-    pub withdraw_window_secs: Option<u64>,
-    /// A second withdraw of the same msg_id.
-    pub repeat_withdraw: RepeatRecall,
-    /// HTTP status of the 23008 rate-limit answer.
-    pub rate_limited_http: u16,
-    /// Largest serialized `body` field of a push (21005 above it).
-    pub max_push_body_bytes: usize,
-}
-
-impl Default for EngageLabConfig {
-    fn default() -> EngageLabConfig {
-        EngageLabConfig {
-            app_key: "el-sandbox".into(),
-            master_secret: "el-secret".into(),
-            withdraw_window_secs: Some(86_400),
-            repeat_withdraw: RepeatRecall::Reject,
-            rate_limited_http: 400,
-            max_push_body_bytes: 4000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JPushConfig {
-    /// Basic auth must be `app_key:master_secret`.
-    pub app_key: String,
-    pub master_secret: String,
-    /// Delete refused for messages older than this (`None`: no window).
-    pub delete_window_secs: Option<u64>,
-    /// A second delete of the same msg_id.
-    pub repeat_delete: RepeatRecall,
-    /// Largest serialized `notification` plus `message` of a push (1005 above).
-    pub max_payload_bytes: usize,
-}
-
-impl Default for JPushConfig {
-    fn default() -> JPushConfig {
-        JPushConfig {
-            app_key: "jp-sandbox".into(),
-            master_secret: "jp-secret".into(),
-            delete_window_secs: None,
-            repeat_delete: RepeatRecall::Reject,
-            max_payload_bytes: 4000,
-        }
-    }
-}
-
 /// Why a configuration (or a change to it) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -314,10 +148,37 @@ pub enum ConfigError {
     Shape(#[from] serde_json::Error),
     #[error("`{key}` = {value} is not an HTTP status; use 100..=599")]
     Status { key: &'static str, value: u16 },
+    #[error("`{key}` = {value} is out of range; use {allowed}")]
+    Range {
+        key: String,
+        value: String,
+        allowed: &'static str,
+    },
+    #[error(
+        "`{key}` = {code} is not a documented {vendor} error code; see sandbox/README.md, or give `http` too to inject an undocumented one"
+    )]
+    UnknownCode {
+        key: String,
+        vendor: &'static str,
+        code: i64,
+    },
+    #[error(
+        "`{key}` names `{name}`, which is no {vendor} endpoint; use the names in /_sandbox/stats"
+    )]
+    UnknownEndpoint {
+        key: String,
+        vendor: &'static str,
+        name: String,
+    },
+    #[error(
+        "`faults.all.error` cannot be set: error codes differ per vendor; set `faults.<vendor>.error`"
+    )]
+    ErrorForAll,
 }
 
 impl Config {
-    /// Checks what serde cannot: HTTP status values.
+    /// Checks what serde cannot: HTTP status values, fault fractions, hold
+    /// times, injected codes and endpoint names.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let statuses = [
             ("feishu.wrong_state.http", self.feishu.wrong_state.http),
@@ -334,13 +195,22 @@ impl Config {
                 "engagelab.rate_limited_http",
                 self.engagelab.rate_limited_http,
             ),
+            ("feishu.missing_scope.http", self.feishu.missing_scope.http),
+            (
+                "engagelab.unknown_app_key.http",
+                self.engagelab.unknown_app_key.http,
+            ),
+            (
+                "jpush.unknown_app_key.http",
+                self.jpush.unknown_app_key.http,
+            ),
         ];
         for (key, value) in statuses {
             if !(100..=599).contains(&value) {
                 return Err(ConfigError::Status { key, value });
             }
         }
-        Ok(())
+        self.faults.validate()
     }
 
     /// This config with a partial JSON document merged over it: objects merge

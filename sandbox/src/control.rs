@@ -11,35 +11,13 @@ use warp::http::Method;
 use crate::config::ConfigError;
 use crate::stats::Stats;
 use crate::wire::{self, Request, Response};
-use crate::{Sandbox, Shared, lock};
+use crate::{Sandbox, Shared, Vendor, lock};
 
 /// Largest `count` one `POST /_sandbox/seed` accepts, per vendor.
 const MAX_SEED: usize = 1_000_000;
 
-/// A vendor, as named in seed requests and stats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Vendor {
-    #[serde(rename = "feishu")]
-    Feishu,
-    #[serde(rename = "dingtalk")]
-    DingTalk,
-    #[serde(rename = "engagelab")]
-    EngageLab,
-    #[serde(rename = "jpush")]
-    JPush,
-}
-
-impl Vendor {
-    pub const ALL: [Vendor; 4] = [
-        Vendor::Feishu,
-        Vendor::DingTalk,
-        Vendor::EngageLab,
-        Vendor::JPush,
-    ];
-
-    fn all() -> Vec<Vendor> {
-        Vendor::ALL.to_vec()
-    }
+fn all_vendors() -> Vec<Vendor> {
+    Vendor::ALL.to_vec()
 }
 
 /// Body of `POST /_sandbox/seed`: `count` already-sent messages per vendor.
@@ -48,7 +26,7 @@ impl Vendor {
 pub struct SeedRequest {
     pub count: usize,
     /// Which vendors to seed; all four when absent.
-    #[serde(default = "Vendor::all")]
+    #[serde(default = "all_vendors")]
     pub vendors: Vec<Vendor>,
     /// How long ago the messages were sent (sandbox time).
     #[serde(default)]
@@ -60,7 +38,7 @@ impl SeedRequest {
     pub fn new(count: usize) -> SeedRequest {
         SeedRequest {
             count,
-            vendors: Vendor::all(),
+            vendors: all_vendors(),
             sent_ago_secs: 0,
         }
     }

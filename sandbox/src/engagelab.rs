@@ -3,7 +3,8 @@
 //! errors as `{"error":{"code","message"}}`.
 //!
 //! Checks run in the order a gateway would: path (404), method (21001/405),
-//! auth (21004/401), rate limit (23008), then the body and the message.
+//! auth (21008/400 for another AppKey, else 21004/401), rate limit (23008),
+//! then the body and the message.
 
 use serde_json::{Map, Value, json};
 use warp::http::Method;
@@ -83,30 +84,35 @@ enum Op<'a> {
     Withdraw(&'a str),
 }
 
+/// The endpoint index, its method and (for withdraw) the msg_id of a path.
+fn route<'a>(segments: &[&'a str]) -> Option<(usize, Method, Option<&'a str>)> {
+    match segments {
+        ["v4", "push"] => Some((PUSH, Method::POST, None)),
+        ["v4", "push", "validate"] => Some((VALIDATE, Method::POST, None)),
+        ["v4", "push", "withdraw", id] => Some((RECALL, Method::DELETE, Some(id))),
+        _ => None,
+    }
+}
+
+/// Index into the endpoint names of the API a request calls, if any.
+pub(crate) fn endpoint(req: &Request) -> Option<usize> {
+    route(&req.segments()).map(|(endpoint, _, _)| endpoint)
+}
+
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let config = shared.config();
     let el = &config.engagelab;
     let segments = req.segments();
+    let Some((endpoint, method, msg_id)) = route(&segments) else {
+        return wire::not_found();
+    };
     // Parse before taking the lock; answer in the gateway's order after.
-    let (endpoint, method, op) = match segments.as_slice() {
-        ["v4", "push"] => (
-            PUSH,
-            Method::POST,
-            Op::Push {
-                send: true,
-                checked: validate_push(req, el),
-            },
-        ),
-        ["v4", "push", "validate"] => (
-            VALIDATE,
-            Method::POST,
-            Op::Push {
-                send: false,
-                checked: validate_push(req, el),
-            },
-        ),
-        ["v4", "push", "withdraw", id] => (RECALL, Method::DELETE, Op::Withdraw(id)),
-        _ => return wire::not_found(),
+    let op = match msg_id {
+        Some(id) => Op::Withdraw(id),
+        None => Op::Push {
+            send: endpoint == PUSH,
+            checked: validate_push(req, el),
+        },
     };
     let now = shared.now_ms();
     let mut store = lock(&shared.engagelab);
@@ -114,12 +120,17 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     if req.method != method {
         return error(405, 21001, "Method not allowed");
     }
-    let credentials_ok = req
-        .basic_auth()
-        .is_some_and(|(key, secret)| key == el.app_key && secret == el.master_secret);
-    if !credentials_ok {
-        store.counters.auth_failures += 1;
-        return error(401, 21004, "Authentication failed");
+    match req.basic_auth() {
+        Some((key, secret)) if key == el.app_key && secret == el.master_secret => {}
+        Some((key, _)) if key != el.app_key => {
+            store.counters.auth_failures += 1;
+            let shape = el.unknown_app_key;
+            return error(shape.http, shape.code, "app_key is invalid");
+        }
+        _ => {
+            store.counters.auth_failures += 1;
+            return error(401, 21004, "Authentication failed");
+        }
     }
     let limit = config
         .rate_limits

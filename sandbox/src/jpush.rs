@@ -4,7 +4,8 @@
 //! `X-Rate-Limit-Quota`, `-Remaining`, `-Reset` on every authenticated answer.
 //!
 //! Checks run in the order a gateway would: path (404), method (1001/405),
-//! auth (1004/401), rate limit (2002/429), then the body and the message.
+//! auth (1008/400 for another AppKey, else 1004/401), rate limit (2002/429),
+//! then the body and the message.
 
 use serde_json::{Value, json};
 use warp::http::Method;
@@ -87,29 +88,36 @@ enum Op<'a> {
     Delete(&'a str),
 }
 
+/// The endpoint index, its method and (for delete) the msg_id of a request.
+fn route<'a>(method: &Method, segments: &[&'a str]) -> Option<(usize, Method, Option<&'a str>)> {
+    match segments {
+        ["v3", "push"] => Some((PUSH, Method::POST, None)),
+        ["v3", "push", "validate"] if *method != Method::DELETE => {
+            Some((VALIDATE, Method::POST, None))
+        }
+        ["v3", "push", id] => Some((RECALL, Method::DELETE, Some(id))),
+        _ => None,
+    }
+}
+
+/// Index into the endpoint names of the API a request calls, if any.
+pub(crate) fn endpoint(req: &Request) -> Option<usize> {
+    route(&req.method, &req.segments()).map(|(endpoint, _, _)| endpoint)
+}
+
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let config = shared.config();
     let jp = &config.jpush;
     let segments = req.segments();
-    let (endpoint, method, op) = match segments.as_slice() {
-        ["v3", "push"] => (
-            PUSH,
-            Method::POST,
-            Op::Push {
-                send: true,
-                checked: validate_push(req, jp),
-            },
-        ),
-        ["v3", "push", "validate"] if req.method != Method::DELETE => (
-            VALIDATE,
-            Method::POST,
-            Op::Push {
-                send: false,
-                checked: validate_push(req, jp),
-            },
-        ),
-        ["v3", "push", id] => (RECALL, Method::DELETE, Op::Delete(id)),
-        _ => return wire::not_found(),
+    let Some((endpoint, method, msg_id)) = route(&req.method, &segments) else {
+        return wire::not_found();
+    };
+    let op = match msg_id {
+        Some(id) => Op::Delete(id),
+        None => Op::Push {
+            send: endpoint == PUSH,
+            checked: validate_push(req, jp),
+        },
     };
     let now = shared.now_ms();
     let mut store = lock(&shared.jpush);
@@ -117,12 +125,17 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     if req.method != method {
         return error(405, 1001, "Method not allowed");
     }
-    let credentials_ok = req
-        .basic_auth()
-        .is_some_and(|(key, secret)| key == jp.app_key && secret == jp.master_secret);
-    if !credentials_ok {
-        store.counters.auth_failures += 1;
-        return error(401, 1004, "Authen failed");
+    match req.basic_auth() {
+        Some((key, secret)) if key == jp.app_key && secret == jp.master_secret => {}
+        Some((key, _)) if key != jp.app_key => {
+            store.counters.auth_failures += 1;
+            let shape = jp.unknown_app_key;
+            return error(shape.http, shape.code, "app_key is invalid");
+        }
+        _ => {
+            store.counters.auth_failures += 1;
+            return error(401, 1004, "Authen failed");
+        }
     }
     let limit = config.rate_limits.pick(config.rate_limits.jpush_per_min);
     let verdict = store.limiter.hit(limit, 60_000, now);

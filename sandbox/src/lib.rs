@@ -12,26 +12,32 @@
 //! Time is a virtual clock (wall clock plus an offset) that tests move forward
 //! with [`Sandbox::advance_clock`] instead of sleeping. Controls live under
 //! `/_sandbox/` and as methods here: clock, seeding many already-sent messages,
-//! stats ("every message recalled exactly once"), latency and rate limits.
+//! stats ("every message recalled exactly once"), latency with jitter, rate
+//! limits, and fault injection (server errors, timeouts, rate-limit bursts and
+//! any documented error code, seeded so a run repeats exactly).
 //!
 //! Layout: `routes` (the warp filter) → `control` or one module per vendor
 //! (`feishu`, `dingtalk`, `engagelab`, `jpush`, with `push` shared by the two
-//! push vendors) → `wire` (request model and response builders). State is one
-//! `Mutex` per vendor, never held across an await.
+//! push vendors) → `wire` (request model and response builders); `faults`
+//! answers instead of a vendor when a fault is drawn, with codes from `codes`.
+//! State is one `Mutex` per vendor, never held across an await.
 
 #![forbid(unsafe_code)]
 
 mod clock;
+mod codes;
 mod config;
 mod control;
 mod dingtalk;
 mod engagelab;
+mod faults;
 mod feishu;
 mod jpush;
 mod push;
 mod ratelimit;
 mod routes;
 mod stats;
+mod vendor;
 mod wire;
 
 use std::convert::Infallible;
@@ -44,11 +50,13 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use config::{
-    Config, ConfigError, DingTalkConfig, EngageLabConfig, ErrorShape, FeishuConfig,
-    FeishuStatusCodes, JPushConfig, RateLimits, RepeatRecall,
+    Config, ConfigError, DingTalkConfig, DingTalkUserLimits, EngageLabConfig, ErrorShape,
+    FaultConfig, FaultRule, FaultRules, FeishuConfig, FeishuStatusCodes, InjectedError,
+    JPushConfig, OverLimit, RateLimitedRule, RateLimits, RepeatRecall, TimeoutRule,
 };
-pub use control::{SeedRequest, SeedResponse, Vendor};
+pub use control::{SeedRequest, SeedResponse};
 pub use stats::{Stats, VendorStats};
+pub use vendor::Vendor;
 
 /// A running simulator. Cloning is cheap and every clone shares the state.
 #[derive(Clone)]
@@ -67,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) dingtalk: Mutex<dingtalk::State>,
     pub(crate) engagelab: Mutex<push::Store>,
     pub(crate) jpush: Mutex<push::Store>,
+    /// Where every fault and jitter sequence stands.
+    pub(crate) faults: Mutex<faults::Injector>,
 }
 
 /// Locks a vendor's state. A handler that panicked mid-update leaves the state
@@ -82,10 +92,28 @@ impl Shared {
         Arc::clone(&guard)
     }
 
+    /// Swaps the config; new fault settings start their sequences over.
     fn replace_config(&self, config: Config) {
         self.clock.set_frozen(config.frozen_clock);
         let mut guard = self.config.write().unwrap_or_else(PoisonError::into_inner);
+        if guard.faults != config.faults {
+            *lock(&self.faults) = faults::Injector::new(&config.faults);
+        }
         *guard = Arc::new(config);
+    }
+
+    /// Runs `f` on `vendor`'s counters, under that vendor's lock.
+    pub(crate) fn counters<R>(
+        &self,
+        vendor: Vendor,
+        f: impl FnOnce(&mut stats::Counters) -> R,
+    ) -> R {
+        match vendor {
+            Vendor::Feishu => f(&mut lock(&self.feishu).counters),
+            Vendor::DingTalk => f(&mut lock(&self.dingtalk).counters),
+            Vendor::EngageLab => f(&mut lock(&self.engagelab).counters),
+            Vendor::JPush => f(&mut lock(&self.jpush).counters),
+        }
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
@@ -104,6 +132,7 @@ impl Sandbox {
     /// [`Config::validate`] first to be told instead.
     pub fn new(config: Config) -> Sandbox {
         let clock = clock::Clock::new(config.frozen_clock);
+        let injector = faults::Injector::new(&config.faults);
         Sandbox {
             inner: Arc::new(Shared {
                 config: RwLock::new(Arc::new(config)),
@@ -113,6 +142,7 @@ impl Sandbox {
                 dingtalk: Mutex::new(dingtalk::State::new()),
                 engagelab: Mutex::new(push::Store::new(push::Flavor::EngageLab)),
                 jpush: Mutex::new(push::Store::new(push::Flavor::JPush)),
+                faults: Mutex::new(injector),
             }),
         }
     }
@@ -156,6 +186,24 @@ impl Sandbox {
         self.inner.replace_config(config);
     }
 
+    /// Sets the extra delay drawn per vendor request, uniform in
+    /// `0..=jitter` (whole milliseconds), on top of the fixed latency.
+    pub fn set_latency_jitter(&self, jitter: Duration) {
+        let mut config = Config::clone(&self.inner.config());
+        config.latency_jitter_ms = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+        self.inner.replace_config(config);
+    }
+
+    /// Replaces the fault settings after validating them; the sequences
+    /// start over and every `next` is armed again.
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), ConfigError> {
+        let config = Config {
+            faults,
+            ..Config::clone(&self.inner.config())
+        };
+        self.set_config(config)
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> Config {
         Config::clone(&self.inner.config())
@@ -176,9 +224,11 @@ impl Sandbox {
         Ok(config)
     }
 
-    /// Forgets every message, token, rate-limit window and counter; keeps the
-    /// configuration and the clock.
+    /// Forgets every message, token, rate-limit window and counter, and starts
+    /// the fault sequences over; keeps the configuration and the clock.
     pub fn reset(&self) {
+        let injector = faults::Injector::new(&self.inner.config().faults);
+        *lock(&self.inner.faults) = injector;
         lock(&self.inner.feishu).reset();
         lock(&self.inner.dingtalk).reset();
         lock(&self.inner.engagelab).reset();

@@ -48,8 +48,8 @@ pub(crate) const PUSH: usize = 0;
 pub(crate) const VALIDATE: usize = 1;
 pub(crate) const RECALL: usize = 2;
 
-const ENGAGELAB_ENDPOINTS: &[&str] = &["push", "validate", "withdraw"];
-const JPUSH_ENDPOINTS: &[&str] = &["push", "validate", "delete"];
+pub(crate) const ENGAGELAB_ENDPOINTS: &[&str] = &["push", "validate", "withdraw"];
+pub(crate) const JPUSH_ENDPOINTS: &[&str] = &["push", "validate", "delete"];
 
 impl Flavor {
     fn first_id(self) -> u64 {

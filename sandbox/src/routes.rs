@@ -1,6 +1,7 @@
 //! The one warp filter: it reads any request whole (size-capped), hands control
-//! routes to `control`, applies the injected latency without holding any lock,
-//! and sends everything else to the vendor its path belongs to.
+//! routes to `control`, draws the injected latency and fault, waits without
+//! holding any lock, and sends everything else to the vendor its path belongs
+//! to (or answers with the fault instead).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use warp::http::{HeaderMap, Method};
 use warp::path::FullPath;
 
 use crate::wire::{self, Request, Response};
-use crate::{Sandbox, control, dingtalk, engagelab, feishu, jpush};
+use crate::{Sandbox, Vendor, control, dingtalk, engagelab, faults, feishu, jpush};
 
 /// Every route of every vendor plus the controls; never rejects.
 pub(crate) fn filter(
@@ -68,27 +69,48 @@ where
     if request.path.starts_with("/_sandbox/") {
         return control::handle(&sandbox, &request);
     }
-    let latency_ms = sandbox.inner.config().latency_ms;
+    let shared = &sandbox.inner;
+    let config = shared.config();
+    let vendor = Vendor::of_path(&request.path);
+    // Parsing the endpoint twice costs a little: only when faults are set.
+    let target = vendor
+        .filter(|_| config.faults.any())
+        .and_then(|v| endpoint(v, &request).map(|e| (v, e)));
+    let (fault, jitter_ms) = faults::plan(shared, &config, target);
+    let latency_ms = config.latency_ms.saturating_add(jitter_ms);
     if latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(latency_ms)).await;
     }
-    dispatch(&sandbox, &request)
+    match (fault, target) {
+        (Some(kind), Some((vendor, endpoint))) => {
+            if kind == faults::Kind::Timeout {
+                tokio::time::sleep(faults::hold(&config, vendor)).await;
+            }
+            faults::answer(shared, &config, vendor, endpoint, kind)
+        }
+        _ => dispatch(&sandbox, vendor, &request),
+    }
 }
 
-/// Picks the vendor by its real path prefix.
-fn dispatch(sandbox: &Sandbox, request: &Request) -> Response {
+/// The endpoint a request of `vendor` calls (index into its names).
+fn endpoint(vendor: Vendor, request: &Request) -> Option<usize> {
+    match vendor {
+        Vendor::Feishu => feishu::endpoint(request),
+        Vendor::DingTalk => dingtalk::endpoint(request),
+        Vendor::EngageLab => engagelab::endpoint(request),
+        Vendor::JPush => jpush::endpoint(request),
+    }
+}
+
+/// Hands the request to the vendor its path belongs to.
+fn dispatch(sandbox: &Sandbox, vendor: Option<Vendor>, request: &Request) -> Response {
     let shared = &sandbox.inner;
-    let path = request.path.as_str();
-    if path.starts_with("/open-apis/") {
-        feishu::handle(shared, request)
-    } else if path == "/gettoken" || path.starts_with("/topapi/") {
-        dingtalk::handle(shared, request)
-    } else if path.starts_with("/v4/") {
-        engagelab::handle(shared, request)
-    } else if path.starts_with("/v3/") {
-        jpush::handle(shared, request)
-    } else {
-        wire::not_found()
+    match vendor {
+        Some(Vendor::Feishu) => feishu::handle(shared, request),
+        Some(Vendor::DingTalk) => dingtalk::handle(shared, request),
+        Some(Vendor::EngageLab) => engagelab::handle(shared, request),
+        Some(Vendor::JPush) => jpush::handle(shared, request),
+        None => wire::not_found(),
     }
 }
 

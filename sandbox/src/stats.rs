@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::Kind;
+
 /// Counters for all four vendors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -30,8 +32,14 @@ pub struct VendorStats {
     pub cancelled: u64,
     /// Requests refused for credentials, tokens or signatures.
     pub auth_failures: u64,
-    /// Requests answered with the vendor's rate-limit error.
+    /// Requests answered with the vendor's rate-limit error, injected ones
+    /// included.
     pub rate_limited: u64,
+    /// Injected faults by kind (`server_error`, `timeout`, `rate_limited`,
+    /// `error`); every kind is listed, with 0 when none was injected. Each
+    /// is also counted in `requests`.
+    #[serde(default)]
+    pub faults_injected: BTreeMap<String, u64>,
 }
 
 /// The live counters a vendor keeps under its own lock.
@@ -45,6 +53,8 @@ pub(crate) struct Counters {
     pub(crate) cancelled: u64,
     pub(crate) auth_failures: u64,
     pub(crate) rate_limited: u64,
+    /// Injected faults, indexed like `Kind::ALL`.
+    faults: [u64; 4],
 }
 
 impl Counters {
@@ -57,6 +67,15 @@ impl Counters {
             cancelled: 0,
             auth_failures: 0,
             rate_limited: 0,
+            faults: [0; 4],
+        }
+    }
+
+    /// Counts one injected fault (a rate-limit one also in `rate_limited`).
+    pub(crate) fn fault(&mut self, kind: Kind) {
+        self.faults[kind.index()] += 1;
+        if kind == Kind::RateLimited {
+            self.rate_limited += 1;
         }
     }
 
@@ -81,6 +100,11 @@ impl Counters {
             cancelled: self.cancelled,
             auth_failures: self.auth_failures,
             rate_limited: self.rate_limited,
+            faults_injected: Kind::NAMES
+                .iter()
+                .zip(self.faults)
+                .map(|(name, n)| ((*name).to_owned(), n))
+                .collect(),
         }
     }
 }
@@ -100,5 +124,19 @@ mod tests {
         assert_eq!(s.requests["withdraw"], 2);
         assert_eq!(s.messages, 3);
         assert_eq!(s.recalled, 1);
+        assert_eq!(s.faults_injected.len(), 4);
+        assert!(s.faults_injected.values().all(|n| *n == 0));
+    }
+
+    #[test]
+    fn a_rate_limit_fault_is_also_a_rate_limited_answer() {
+        let mut c = Counters::new(&["push"]);
+        c.fault(Kind::RateLimited);
+        c.fault(Kind::Timeout);
+        let s = c.snapshot(0);
+        assert_eq!(s.faults_injected["rate_limited"], 1);
+        assert_eq!(s.faults_injected["timeout"], 1);
+        assert_eq!(s.faults_injected["server_error"], 0);
+        assert_eq!(s.rate_limited, 1);
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! Every answer is `{"errcode", "errmsg", "request_id", …}`; errors use the
 //! configured HTTP status (200 by default). Checks run in this order: path,
-//! method, token (40014 unknown / 42001 expired), per-API rate limit (90018),
-//! then the body (`tasks`).
+//! method, token (40014 unknown / 42001 expired), per-API rate limits (90018
+//! per second, 90006 per minute), then the body (`tasks`) and, for sends, the
+//! per-user daily rules (`limits`).
 
+mod limits;
 mod tasks;
 
 use std::collections::HashMap;
@@ -29,7 +31,7 @@ const ASYNCSEND: usize = 1;
 const PROGRESS: usize = 2;
 const RESULT: usize = 3;
 const RECALL: usize = 4;
-const ENDPOINTS: &[&str] = &[
+pub(crate) const ENDPOINTS: &[&str] = &[
     "gettoken",
     "asyncsend_v2",
     "getsendprogress",
@@ -49,8 +51,11 @@ pub(crate) struct State {
     /// task_id of `tasks[0]`.
     base: i64,
     tasks: Vec<Task>,
-    /// Per-API windows, indexed like `ENDPOINTS`.
+    /// Per-API windows, indexed like `ENDPOINTS`: per second, per minute.
     limiters: [Window; 5],
+    minute_limiters: [Window; 5],
+    /// Today's deliveries per user, for the daily cap and duplicate rule.
+    daily: limits::Daily,
     /// Random key so tokens are not guessable from each other.
     token_keys: RandomState,
     pub(crate) counters: Counters,
@@ -64,6 +69,8 @@ impl State {
             base: FIRST_TASK_ID,
             tasks: Vec::new(),
             limiters: Default::default(),
+            minute_limiters: Default::default(),
+            daily: limits::Daily::default(),
             token_keys: RandomState::new(),
             counters: Counters::new(ENDPOINTS),
         }
@@ -143,7 +150,7 @@ pub(crate) fn error(
     )
 }
 
-fn request_id(shared: &Shared) -> String {
+pub(crate) fn request_id(shared: &Shared) -> String {
     // Looks like DingTalk's: short, lowercase, unique per request.
     format!(
         "{:x}",
@@ -151,14 +158,26 @@ fn request_id(shared: &Shared) -> String {
     )
 }
 
+/// The endpoint index and method of a path, if DingTalk serves it.
+fn route(path: &str) -> Option<(usize, Method)> {
+    match path {
+        "/gettoken" => Some((GETTOKEN, Method::GET)),
+        "/topapi/message/corpconversation/asyncsend_v2" => Some((ASYNCSEND, Method::POST)),
+        "/topapi/message/corpconversation/getsendprogress" => Some((PROGRESS, Method::POST)),
+        "/topapi/message/corpconversation/getsendresult" => Some((RESULT, Method::POST)),
+        "/topapi/message/corpconversation/recall" => Some((RECALL, Method::POST)),
+        _ => None,
+    }
+}
+
+/// Index into `ENDPOINTS` of the API a request calls, if any.
+pub(crate) fn endpoint(req: &Request) -> Option<usize> {
+    route(&req.path).map(|(endpoint, _)| endpoint)
+}
+
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
-    let (endpoint, method) = match req.path.as_str() {
-        "/gettoken" => (GETTOKEN, Method::GET),
-        "/topapi/message/corpconversation/asyncsend_v2" => (ASYNCSEND, Method::POST),
-        "/topapi/message/corpconversation/getsendprogress" => (PROGRESS, Method::POST),
-        "/topapi/message/corpconversation/getsendresult" => (RESULT, Method::POST),
-        "/topapi/message/corpconversation/recall" => (RECALL, Method::POST),
-        _ => return wire::not_found(),
+    let Some((endpoint, method)) = route(&req.path) else {
+        return wire::not_found();
     };
     let config = shared.config();
     let dt = &config.dingtalk;
@@ -192,6 +211,18 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     {
         state.counters.rate_limited += 1;
         return error(dt, &request_id, 90018, "api call frequency exceeded");
+    }
+    let per_min = config.rate_limits.pick(config.rate_limits.dingtalk_per_min);
+    if let Some(window) = state.minute_limiters.get_mut(endpoint)
+        && window.hit(per_min, 60_000, now).is_limited()
+    {
+        state.counters.rate_limited += 1;
+        return error(
+            dt,
+            &request_id,
+            dt.per_min_limited_errcode,
+            "api calls per minute exceeded",
+        );
     }
     let Some(fields) = fields.flatten() else {
         return error(

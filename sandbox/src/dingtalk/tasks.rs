@@ -2,14 +2,16 @@
 //!
 //! All id errors are 400002 ("invalid agentId" / "invalid taskId"), as the
 //! docs give for recall; a malformed body or `msg` is 40035 (DingTalk's generic
-//! "invalid parameter"); no recipient at all is 1430000.
+//! "invalid parameter"); no recipient at all is 1430000; a `msg` with a word
+//! of `dingtalk.banned_words` is 1430002.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::limits::Dropped;
 use super::{State, error};
-use crate::config::{DingTalkConfig, RepeatRecall};
+use crate::config::{DingTalkConfig, OverLimit, RepeatRecall};
 use crate::wire::{self, Response};
 
 /// One asyncsend_v2 call.
@@ -26,8 +28,11 @@ pub(crate) struct Task {
 struct Recipients {
     /// Delivered (and, in the sandbox, never read).
     users: Vec<String>,
-    /// Over the per-send cap: dropped, as DingTalk does, yet the send succeeds.
+    /// Over the per-send cap or a per-user limit: dropped, as DingTalk
+    /// does, yet the send succeeds.
     forbidden: Vec<String>,
+    /// The per-user limit each dropped user hit (not the per-send cap).
+    forbidden_list: Vec<Dropped>,
 }
 
 impl Task {
@@ -154,15 +159,48 @@ pub(super) fn asyncsend(state: &mut State, ctx: &Ctx, fields: &Map<String, Value
             "no recipients: set userid_list, dept_id_list or to_all_user",
         );
     }
-    if msg_field(fields).is_none() {
+    let Some(msg) = msg_field(fields) else {
         return ctx.error(40035, "invalid parameter: msg");
+    };
+    let content = Value::Object(msg).to_string();
+    let banned = &ctx.config.banned_words;
+    if banned
+        .iter()
+        .any(|w| !w.is_empty() && content.contains(w.as_str()))
+    {
+        return ctx.error(1430002, "content contains banned words");
     }
-    let forbidden = users.split_off(users.len().min(ctx.config.max_recipients));
+    let mut forbidden = users.split_off(users.len().min(ctx.config.max_recipients));
+    let limits = &ctx.config.user_limits;
+    let verdicts = state.daily.check(&users, &content, limits, ctx.now_ms);
+    let mut forbidden_list = Vec::new();
+    let mut delivered = Vec::with_capacity(users.len());
+    for (user, verdict) in users.into_iter().zip(verdicts) {
+        match verdict {
+            Some(dropped) => forbidden_list.push(dropped),
+            None => delivered.push(user),
+        }
+    }
+    if let (Some(first), OverLimit::Reject) = (forbidden_list.first(), limits.answer) {
+        let reason = if first.code == limits.duplicate_errcode {
+            "same content already sent to this user today"
+        } else {
+            "daily message limit per user reached"
+        };
+        return ctx.error(first.code, &format!("{reason}: {}", first.userid));
+    }
+    state.daily.record(&delivered, &content);
+    forbidden.extend(forbidden_list.iter().map(|d| d.userid.clone()));
+    let users = delivered;
     let task_id = state.next_task_id();
     state.tasks.push(Task {
         agent_id,
         sent_at_ms: ctx.now_ms,
-        recipients: Some(Arc::new(Recipients { users, forbidden })),
+        recipients: Some(Arc::new(Recipients {
+            users,
+            forbidden,
+            forbidden_list,
+        })),
         recalled: false,
     });
     let mut extra = Map::new();
@@ -195,9 +233,16 @@ pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) 
     if outside(ctx, task, ctx.config.query_window_secs) {
         return ctx.error(400002, "invalid taskId");
     }
-    let (unread, forbidden) = match &task.recipients {
-        Some(r) => (r.users.clone(), r.forbidden.clone()),
-        None => (Vec::new(), Vec::new()),
+    let (unread, forbidden, forbidden_list) = match &task.recipients {
+        Some(r) => (
+            r.users.clone(),
+            r.forbidden.clone(),
+            r.forbidden_list
+                .iter()
+                .map(|d| json!({"code": d.code.to_string(), "count": d.count, "userid": d.userid}))
+                .collect(),
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new()),
     };
     let mut extra = Map::new();
     extra.insert(
@@ -209,7 +254,7 @@ pub(super) fn result(state: &mut State, ctx: &Ctx, fields: &Map<String, Value>) 
             "read_user_id_list": [],
             "unread_user_id_list": unread,
             "invalid_dept_id_list": [],
-            "forbidden_list": [],
+            "forbidden_list": forbidden_list,
         }),
     );
     ctx.ok(extra)

@@ -147,7 +147,7 @@ async fn seeded_long_ago_is_expired() {
 }
 
 #[tokio::test]
-async fn bad_credentials_are_21004() {
+async fn bad_credentials_are_21004_another_app_key_21008() {
     let sb = sandbox();
     let missing = call(&sb, request("DELETE", "/v4/push/withdraw/1")).await;
     assert_error(&missing, 401, 21004, "");
@@ -158,7 +158,12 @@ async fn bad_credentials_are_21004() {
     assert_error(&call(&sb, wrong).await, 401, 21004, "");
     let garbage = request("POST", "/v4/push").header("authorization", "Basic ???");
     assert_error(&call(&sb, garbage).await, 401, 21004, "");
-    assert_eq!(sb.stats().engagelab.auth_failures, 3);
+    let other_key = request("DELETE", "/v4/push/withdraw/1").header(
+        "authorization",
+        format!("Basic {}", basic_credentials("jp-sandbox", "el-secret")),
+    );
+    assert_error(&call(&sb, other_key).await, 400, 21008, "app_key");
+    assert_eq!(sb.stats().engagelab.auth_failures, 4);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Credentials: the tenant/app token endpoints (`/open-apis/auth/v3/…`) and
 //! the check every notification call passes first: a `u-` user token in
 //! `Authorization: Bearer` plus `X-Lark-Helpdesk-Authorization:
-//! base64(helpdesk_id:helpdesk_token)`.
+//! base64(helpdesk_id:helpdesk_token)`, then the scope the call needs.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -63,6 +63,29 @@ pub(super) fn token(
     out.insert(key.into(), json!(token));
     out.insert("expire".into(), json!((expiry - now) / 1000));
     wire::json(200, &Value::Object(out))
+}
+
+/// The scope a call needs is among `feishu.granted_scopes`: writes need
+/// `helpdesk:all`, reads also take `helpdesk:all:readonly`. `Err` is the
+/// configured missing-scope answer.
+pub(super) fn scope(read_only: bool, fs: &FeishuConfig) -> Result<(), Unauthorized> {
+    let granted = fs
+        .granted_scopes
+        .iter()
+        .any(|s| s == "helpdesk:all" || (read_only && s == "helpdesk:all:readonly"));
+    if granted {
+        return Ok(());
+    }
+    let msg = if read_only {
+        "access denied: one of the scopes helpdesk:all, helpdesk:all:readonly is required"
+    } else {
+        "access denied: the scope helpdesk:all is required"
+    };
+    Err(Unauthorized(
+        fs.missing_scope.http,
+        fs.missing_scope.code,
+        msg,
+    ))
 }
 
 /// A refused credential: HTTP status, code and msg of the answer.

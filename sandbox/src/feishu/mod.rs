@@ -3,9 +3,9 @@
 //! `/open-apis/helpdesk/v1/notifications`.
 //!
 //! Every answer carries an `X-Tt-Logid` header. Notification calls are checked
-//! in this order: path (404), user token and helpdesk header (401), rate limit
-//! (429), `user_id_type` (400), notification id (404 / 154004), state
-//! (405 / 154005), body (400 / 154000). The envelope is
+//! in this order: path (404), user token and helpdesk header (401), scope
+//! (403 / 154003), rate limit (429), `user_id_type` (400), notification id
+//! (404 / 154004), state (405 / 154005), body (400 / 154000). The envelope is
 //! `{"code":0,"msg":"success","data":{…}}`.
 
 mod auth;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use warp::http::Method;
 
+use crate::config::RateLimits;
 use crate::ratelimit::{Verdict, Window};
 use crate::stats::{Counters, VendorStats};
 use crate::wire::{self, Request, Response};
@@ -25,7 +26,7 @@ use crate::{Shared, lock};
 
 use notification::{Notification, Phase};
 
-const ENDPOINTS: &[&str] = &[
+pub(crate) const ENDPOINTS: &[&str] = &[
     "tenant_access_token",
     "app_access_token",
     "create",
@@ -195,10 +196,32 @@ pub(crate) fn failure(http: u16, code: i64, msg: &str) -> Response {
     wire::json(http, &json!({"code": code, "msg": msg}))
 }
 
+/// Index into `ENDPOINTS` of the API a request calls, if any.
+pub(crate) fn endpoint(req: &Request) -> Option<usize> {
+    Route::parse(&req.method, &req.segments()).map(Route::endpoint)
+}
+
+/// The per-minute limit of the endpoint at `endpoint`, when one is in force.
+pub(crate) fn limit_for(endpoint: usize, limits: &RateLimits) -> Option<u32> {
+    let limit = match ENDPOINTS.get(endpoint).copied() {
+        Some("patch") => limits.feishu_patch_per_min,
+        Some("execute_send") => limits.feishu_execute_send_per_min,
+        Some("get") => limits.feishu_get_per_min,
+        Some("cancel_send") => limits.feishu_cancel_send_per_min,
+        _ => None,
+    };
+    limits.pick(limit)
+}
+
+/// Every Feishu answer carries an `X-Tt-Logid` header.
+pub(crate) fn set_log_id(shared: &Shared, response: &mut Response) {
+    let log_id = format!("{}{:08X}", shared.now_ms(), shared.next_seq());
+    wire::set_header(response, "x-tt-logid", &log_id);
+}
+
 pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     let mut response = answer(shared, req);
-    let log_id = format!("{}{:08X}", shared.now_ms(), shared.next_seq());
-    wire::set_header(&mut response, "x-tt-logid", &log_id);
+    set_log_id(shared, &mut response);
     response
 }
 
@@ -227,7 +250,10 @@ fn answer(shared: &Shared, req: &Request) -> Response {
         }
         _ => {}
     }
-    if let Err(auth::Unauthorized(http, code, msg)) = auth::authorize(req, fs) {
+    let read_only = matches!(route, Route::Get(_));
+    if let Err(auth::Unauthorized(http, code, msg)) =
+        auth::authorize(req, fs).and_then(|()| auth::scope(read_only, fs))
+    {
         state.counters.auth_failures += 1;
         return failure(http, code, msg);
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use warp::test::RequestBuilder;
 
-use crate::config::RepeatRecall;
+use crate::config::{ErrorShape, RepeatRecall};
 use crate::testkit::{Answer, call, json_request, request, sandbox, sandbox_with};
 use crate::wire::basic_credentials;
 use crate::{Sandbox, SeedRequest, Vendor};
@@ -116,8 +116,15 @@ async fn no_window_by_default_one_when_configured() {
     assert_error(&delete(&sb, &fresh).await, 400, 1003, "msg_id has expired");
 }
 
+fn with_credentials(key: &str, secret: &str) -> RequestBuilder {
+    request("DELETE", "/v3/push/1").header(
+        "authorization",
+        format!("Basic {}", basic_credentials(key, secret)),
+    )
+}
+
 #[tokio::test]
-async fn bad_credentials_are_1004() {
+async fn bad_credentials_are_1004_another_app_key_1008() {
     let sb = sandbox();
     assert_error(
         &call(&sb, request("DELETE", "/v3/push/1")).await,
@@ -125,12 +132,23 @@ async fn bad_credentials_are_1004() {
         1004,
         "",
     );
-    let wrong = request("DELETE", "/v3/push/1").header(
-        "authorization",
-        format!("Basic {}", basic_credentials("el-sandbox", "el-secret")),
-    );
-    assert_error(&call(&sb, wrong).await, 401, 1004, "");
-    assert_eq!(sb.stats().jpush.auth_failures, 2);
+    let wrong_secret = with_credentials("jp-sandbox", "el-secret");
+    assert_error(&call(&sb, wrong_secret).await, 401, 1004, "");
+    let other_key = with_credentials("el-sandbox", "el-secret");
+    assert_error(&call(&sb, other_key).await, 400, 1008, "app_key");
+    assert_eq!(sb.stats().jpush.auth_failures, 3);
+}
+
+#[tokio::test]
+async fn another_app_key_can_be_answered_as_1004() {
+    let sb = sandbox_with(|c| {
+        c.jpush.unknown_app_key = ErrorShape {
+            http: 401,
+            code: 1004,
+        }
+    });
+    let other_key = with_credentials("el-sandbox", "jp-secret");
+    assert_error(&call(&sb, other_key).await, 401, 1004, "");
 }
 
 #[tokio::test]

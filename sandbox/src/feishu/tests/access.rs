@@ -1,4 +1,4 @@
-//! Tokens, credentials, rate limits and log ids.
+//! Tokens, credentials, scopes, rate limits and log ids.
 
 use std::time::Duration;
 
@@ -8,8 +8,8 @@ use super::{
     BASE, approved, assert_fail, assert_ok, auth, create, helpdesk_header, op, patch, send_at,
     status,
 };
-use crate::Sandbox;
-use crate::testkit::{call, json_request, request, sandbox};
+use crate::testkit::{call, json_request, request, sandbox, sandbox_with};
+use crate::{ErrorShape, Sandbox, SeedRequest, Vendor};
 
 #[tokio::test]
 async fn tenant_and_app_tokens() {
@@ -178,4 +178,57 @@ async fn every_answer_has_a_log_id() {
             answer.text
         );
     }
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_154003_and_changes_nothing() {
+    let read_only =
+        sandbox_with(|c| c.feishu.granted_scopes = vec!["helpdesk:all:readonly".into()]);
+    let ids = read_only.seed(&SeedRequest {
+        count: 1,
+        vendors: vec![Vendor::Feishu],
+        sent_ago_secs: 0,
+    });
+    let id = &ids.feishu[0];
+    let sent = status(&read_only, id).await;
+    let recall = op(&read_only, id, "cancel_send", &json!({"is_recall": true})).await;
+    assert_fail(&recall, 403, 154003);
+    assert!(
+        recall.json["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("helpdesk:all")),
+        "{}",
+        recall.text
+    );
+    assert_eq!(
+        status(&read_only, id).await,
+        sent,
+        "GET needs only the read scope"
+    );
+    let stats = read_only.stats().feishu;
+    assert_eq!((stats.recalled, stats.auth_failures), (0, 1));
+
+    let none = sandbox_with(|c| c.feishu.granted_scopes = Vec::new());
+    let get = call(&none, auth(request("GET", &format!("{BASE}/{id}")))).await;
+    assert_fail(&get, 403, 154003);
+    // Tokens need no scope.
+    let token = json_request(
+        "POST",
+        "/open-apis/auth/v3/tenant_access_token/internal",
+        &json!({"app_id": "cli_sandbox", "app_secret": "sandbox-secret"}),
+    );
+    assert_eq!(call(&none, token).await.int("code"), 0);
+}
+
+#[tokio::test]
+async fn the_missing_scope_answer_can_be_a_generic_code() {
+    let sb = sandbox_with(|c| {
+        c.feishu.granted_scopes = Vec::new();
+        c.feishu.missing_scope = ErrorShape {
+            http: 403,
+            code: 99991672,
+        };
+    });
+    let create = call(&sb, auth(json_request("POST", BASE, &json!({})))).await;
+    assert_fail(&create, 403, 99991672);
 }
