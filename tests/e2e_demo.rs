@@ -110,6 +110,12 @@ async fn the_demo_recalls_everything_and_its_summary_adds_up() {
     }
     assert_eq!(sum_of_accounts, total, "{summary:#}");
     assert_eq!(count(&summary, "duplicate_vendor_calls"), 3, "{summary:#}");
+    // Step 6: the age rule recalled the OTP, not before it was due.
+    let age = &summary["age_rule"];
+    assert_eq!(age["rule"], "otp-expiry", "{age}");
+    assert_eq!(age["state"], "recalled", "{age}");
+    assert_eq!(age["vendor_recalled"], true, "{age}");
+    assert!(count(age, "after_sending_ms") >= 2_000, "{age}");
 }
 
 /// Every secret the demo configures, as written and in the encodings a

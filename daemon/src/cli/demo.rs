@@ -4,7 +4,8 @@
 //! first-party plugins loaded from beside the binary) on free loopback
 //! ports; tracks a few hundred tagged messages the way a sending system
 //! would; has a chat-ops bot send a signed recall-by-tag; follows it; prints
-//! what happened per vendor and checks it against the sandbox's own count.
+//! what happened per vendor and checks it against the sandbox's own count;
+//! then tracks an OTP and watches an age rule recall it.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -26,6 +27,17 @@ use crate::server::start;
 
 const BOT_SECRET: &str = "whsec_ZGVtby1ib3Qtc2VjcmV0LW5vdC1mb3ItcHJvZHVjdGlvbg==";
 const TAG: &str = "incident-42";
+/// The demo's age rule. The example rule waits 10 minutes; the tour cannot.
+const OTP_RULE: &str =
+    "# Recall one-time passwords shortly after sending (examples/rules/otp-expiry.yaml waits 10m).
+rules:
+  - name: otp-expiry
+    on:
+      sent: {tags: [otp]}
+      after: 2s
+    do: recall
+";
+const OTP_AFTER_MS: i64 = 2_000;
 const PLUGINS: [(&str, &str); 4] = [
     ("feishu-helpdesk", "feishu"),
     ("dingtalk", "dingtalk-main"),
@@ -120,8 +132,11 @@ clients:
   oncall-bot:
     secrets: ["{BOT_SECRET}"]
     scopes: {{actions: [recall, cancel, track, read], tags: ["incident-*", "otp"], max_messages: 5000}}
+rules:
+  files: ["{rules}/*.yaml"]
 "#,
         store = dir.join("recalld.db").display(),
+        rules = dir.join("rules").display(),
         paths = PLUGINS
             .iter()
             .map(|(p, _)| format!("\"{}\"", plugins.join(library_file_name(p)).display()))
@@ -180,7 +195,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         args.per_vendor
     ));
 
-    // 2. The daemon.
+    // 2. The daemon, with one age rule.
+    std::fs::create_dir(temp.path().join("rules"))?;
+    std::fs::write(temp.path().join("rules/otp-expiry.yaml"), OTP_RULE)?;
     let text = demo_config(temp.path(), &plugins, vendor_addr);
     let config_path = temp.path().join("recalld.yaml");
     std::fs::write(&config_path, &text)?;
@@ -198,12 +215,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut messages: Vec<Value> = Vec::new();
     for (account, list) in &ids {
         for (i, id) in list.iter().enumerate() {
-            let tags = if i % 10 == 0 {
-                json!([TAG, "otp"])
-            } else {
-                json!([TAG])
-            };
-            messages.push(json!({"account": account, "remote_id": id, "tags": tags, "sent_at": sent_at, "meta": {"n": i}}));
+            messages.push(json!({"account": account, "remote_id": id, "tags": [TAG], "sent_at": sent_at, "meta": {"n": i}}));
         }
     }
     for id in &stale.dingtalk {
@@ -255,14 +267,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ];
     let duplicates: u64 = vendor_stats.iter().map(|(_, s)| s.duplicate_recalls).sum();
     let console_duplicates = 3; // the daemon's calls on the 3 pushes withdrawn by hand
+
+    // 6. An OTP push, and the age rule that takes it back.
+    let age = age_rule_step(&tour, &vendors, &bot).await?;
     let elapsed = tour.started.elapsed().as_secs_f64();
     drop(bot); // close its keep-alive connections before the server drains
     daemon.stop().await;
     let _ = stop_sandbox.send(());
     let _ = sandbox_task.await;
 
-    let ok =
-        progress.state == "done" && progress.counts.failed == 0 && duplicates == console_duplicates;
+    let ok = progress.state == "done"
+        && progress.counts.failed == 0
+        && duplicates == console_duplicates
+        && age.ok();
     if args.json {
         let accounts: BTreeMap<&String, Value> = progress
             .accounts
@@ -278,7 +295,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "already_recalled": progress.counts.already_recalled, "expired": progress.counts.expired,
             "failed": progress.counts.failed, "pending": progress.counts.pending,
             "accounts": accounts, "duplicate_vendor_calls": duplicates, "elapsed_secs": elapsed,
-            "age_rules": "not implemented yet (issue 7)", "ok": ok,
+            "age_rule": age, "ok": ok,
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -291,7 +308,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "age rules (\"recall OTPs 10 minutes after sending\") are not implemented yet (issue 7); this tour skips them"
+            "age rule {}: OTP {} on {} {} {:.1}s after sending (due after {:.1}s)",
+            age.rule,
+            age.remote_id,
+            age.account,
+            age.state,
+            age.after_sending_ms as f64 / 1000.0,
+            OTP_AFTER_MS as f64 / 1000.0
         )?;
         writeln!(out, "done in {elapsed:.1}s")?;
     }
@@ -299,6 +322,90 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// What the age-rule step saw.
+#[derive(Debug, serde::Serialize)]
+struct AgeStep {
+    rule: &'static str,
+    account: &'static str,
+    remote_id: String,
+    /// The ledger state at the end (`recalled` when it worked).
+    state: String,
+    /// From sending to the ledger saying recalled.
+    after_sending_ms: i64,
+    /// Whether the sandbox saw the push withdrawn.
+    vendor_recalled: bool,
+}
+
+impl AgeStep {
+    fn ok(&self) -> bool {
+        self.state == "recalled" && self.vendor_recalled && self.after_sending_ms >= OTP_AFTER_MS
+    }
+}
+
+/// Sends and tracks one OTP push, then waits for the age rule to recall it.
+async fn age_rule_step(
+    tour: &Tour,
+    vendors: &sandbox::Sandbox,
+    bot: &SignedClient,
+) -> anyhow::Result<AgeStep> {
+    let account = "jpush-main";
+    let before = vendors.stats().jpush.recalled;
+    let seeded = vendors.seed(&SeedRequest {
+        count: 1,
+        vendors: vec![Vendor::JPush],
+        sent_ago_secs: 0,
+    });
+    let remote_id = seeded
+        .jpush
+        .first()
+        .context("the sandbox seeded no push")?
+        .clone();
+    let sent_at = vendors.now_ms();
+    let body = json!({"messages": [{"account": account, "remote_id": remote_id, "tags": ["otp"], "sent_at": sent_at}]});
+    let (status, answer) = bot
+        .send(Method::POST, "/v1/messages", serde_json::to_vec(&body)?)
+        .await?;
+    expect(status, answer, StatusCode::OK)?;
+    tour.step(format!(
+        "sent and tracked an OTP push ({account} {remote_id}, tag otp); age rule otp-expiry recalls it {}s after sending",
+        OTP_AFTER_MS / 1000
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let state = loop {
+        let (status, answer) = bot
+            .send(Method::GET, "/v1/messages?tag=otp&limit=10", Vec::new())
+            .await?;
+        let ledger = expect(status, answer, StatusCode::OK)?;
+        let state = ledger["messages"][0]["state"]
+            .as_str()
+            .unwrap_or("missing")
+            .to_owned();
+        if state != "sent" || Instant::now() > deadline {
+            break state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let after_sending_ms = now_ms() - sent_at;
+    let vendor_recalled = vendors.stats().jpush.recalled == before + 1;
+    tour.step(format!(
+        "age rule otp-expiry: the OTP is {state} {:.1}s after sending (vendor side: {})",
+        after_sending_ms as f64 / 1000.0,
+        if vendor_recalled {
+            "withdrawn"
+        } else {
+            "NOT withdrawn"
+        }
+    ));
+    Ok(AgeStep {
+        rule: "otp-expiry",
+        account,
+        remote_id,
+        state,
+        after_sending_ms,
+        vendor_recalled,
     })
 }
 
