@@ -221,3 +221,124 @@ async fn pending_age_recalls_fire_after_a_kill_and_restart() {
         "{stats}"
     );
 }
+
+/// Runs `recalld ARGS` to the end: exit code, stdout, stderr.
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = recalld_tests::process::recalld(args)
+        .output()
+        .expect("running recalld");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_and_rules_test_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    let rules = rules_dir.join("main.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "{CLEANUP}  - name: otp-expiry\n    on: {{sent: {{tags: [otp]}}, after: 25h}}\n    do: recall\n"
+        ),
+    )
+    .unwrap();
+    let config = write_config(dir.path(), &rules_dir, "127.0.0.1:9");
+    let config = config.to_str().unwrap();
+
+    // Valid, with a warning: 25 h is past EngageLab's 1-day window.
+    let (code, stdout, stderr) = run(&["check", "--config", config]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("recorded as expired"),
+        "{stderr}"
+    );
+
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"name": "incident.closed", "payload": {"id": 42}}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&[
+        "rules",
+        "test",
+        "--config",
+        config,
+        "--event",
+        event.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("incident-cleanup") && stdout.contains(r#"{"tags":["incident-42"]}"#),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&[
+        "rules",
+        "test",
+        "--config",
+        config,
+        "--event",
+        event.to_str().unwrap(),
+        "--name",
+        "deploy",
+    ]);
+    assert_eq!(code, 1, "no rule listens to deploy: {stdout}");
+
+    let message = dir.path().join("message.json");
+    std::fs::write(
+        &message,
+        r#"{"account": "el", "remote_id": "m1", "tags": ["otp"], "sent_at": 0}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&[
+        "rules",
+        "test",
+        "--config",
+        config,
+        "--message",
+        message.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let verdicts: Value = serde_json::from_str(&stdout).expect("JSON verdicts");
+    assert_eq!(verdicts[0]["rule"], "otp-expiry");
+    assert_eq!(verdicts[0]["due_at_ms"], 25 * 3_600_000);
+    assert!(
+        verdicts[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("recorded as expired"),
+        "{verdicts}"
+    );
+
+    // Broken rules: every error located, exit 64, for both commands.
+    let broken = format!(
+        "{}  - name: otp-expiry\n    on: {{sent: {{tags: [otp]}}, after: soon}}\n    do: recall\n",
+        CLEANUP.replace("select:", "selct:")
+    );
+    std::fs::write(&rules, broken).unwrap();
+    let (code, _, stderr) = run(&["check", "--config", config]);
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains("main.yaml:4:5:") && stderr.contains("selct"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("main.yaml:7:38:") && stderr.contains("not a duration"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "rules",
+        "test",
+        "--config",
+        config,
+        "--event",
+        event.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 64, "{stderr}");
+}
