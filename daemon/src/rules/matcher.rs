@@ -131,3 +131,102 @@ mod tests {
         assert!(!matches(&selector(json!({"meta": {"absent": 1}})), m));
     }
 }
+
+/// The in-memory matcher and the store's SQL must agree: age rules decide
+/// with the first, recalls and previews with the second.
+#[cfg(test)]
+mod agreement {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::store::{NewMessage, SqliteStore, Store};
+
+    const TAGS: [&str; 4] = ["otp", "login", "incident-1", "news"];
+    const ACCOUNTS: [&str; 2] = ["a", "b"];
+
+    /// (account, tags, meta n, sent second)
+    fn message() -> impl Strategy<Value = (usize, Vec<usize>, Option<i64>, i64)> {
+        (
+            0..ACCOUNTS.len(),
+            proptest::collection::vec(0..TAGS.len(), 0..3),
+            proptest::option::of(0..3i64),
+            0..4i64,
+        )
+    }
+
+    fn selector() -> impl Strategy<Value = Value> {
+        (
+            proptest::collection::vec(0..TAGS.len(), 0..2),
+            proptest::collection::vec(0..TAGS.len(), 0..2),
+            proptest::option::of(0..ACCOUNTS.len()),
+            proptest::option::of(0..3i64),
+            proptest::option::of(0..4i64),
+            proptest::option::of(0..4i64),
+        )
+            .prop_map(|(tags, any, account, n, after, before)| {
+                let names =
+                    |list: Vec<usize>| -> Vec<&str> { list.into_iter().map(|i| TAGS[i]).collect() };
+                let mut s = json!({"tags": names(tags), "any_tags": names(any)});
+                if let Some(a) = account {
+                    s["accounts"] = json!([ACCOUNTS[a]]);
+                }
+                if let Some(n) = n {
+                    s["meta"] = json!({ "n": n });
+                }
+                if let Some(after) = after {
+                    s["sent_after"] = json!(after * 1000);
+                }
+                if let Some(before) = before {
+                    s["sent_before"] = json!(before * 1000);
+                }
+                s
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_matcher_selects_what_the_store_selects(
+            messages in proptest::collection::vec(message(), 1..12),
+            selector_json in selector(),
+        ) {
+            let selector: Selector = serde_json::from_value(selector_json).unwrap();
+            let rows: Vec<NewMessage> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, (account, tags, n, sent))| NewMessage {
+                    account: ACCOUNTS[*account].to_owned(),
+                    remote_id: format!("m{i}"),
+                    sent_at_ms: sent * 1000,
+                    tags: tags.iter().map(|t| TAGS[*t].to_owned()).collect(),
+                    meta: n.map_or(json!({}), |n| json!({ "n": n })),
+                    age: Vec::new(),
+                })
+                .collect();
+            let expected: Vec<String> = rows
+                .iter()
+                .filter(|m| {
+                    let view = MessageView {
+                        account: &m.account,
+                        remote_id: &m.remote_id,
+                        sent_at_ms: m.sent_at_ms,
+                        tags: &m.tags,
+                        meta: &m.meta,
+                    };
+                    matches(&selector, view)
+                })
+                .map(|m| m.remote_id.clone())
+                .collect();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let selected: Vec<String> = runtime.block_on(async {
+                let store = SqliteStore::open_in_memory().unwrap();
+                store.track(rows, None).await.unwrap();
+                let preview = store.preview(selector.clone(), 100).await.unwrap();
+                preview.sample.into_iter().map(|r| r.remote_id).collect()
+            });
+            prop_assert_eq!(expected, selected, "selector {:?}", selector);
+        }
+    }
+}
