@@ -171,6 +171,14 @@ pub async fn recall(caller: Caller, body: Bytes, state: AppState) -> Handled {
             .preview(selector, DRY_RUN_SAMPLE)
             .await
             .map_err(ApiError::from)?;
+        // The job itself would be refused over the client's cap: say so now.
+        if preview.matched > client.scopes.max_messages {
+            return Err(ApiError::from(crate::store::StoreError::TooManyMessages {
+                matched: preview.matched,
+                cap: client.scopes.max_messages,
+            })
+            .into());
+        }
         let matched_accounts = preview.per_account.keys().map(String::as_str);
         refuse_unsupported(
             kind,
@@ -360,6 +368,11 @@ pub async fn ledger(
     require_action(&caller.client.name, &caller.client.scopes, Action::Read)?;
     let query =
         LedgerQuery::parse(&pairs).map_err(|(field, message)| ApiError::invalid(field, message))?;
+    if let Some(account) = &query.account
+        && !state.accounts().contains_key(account)
+    {
+        return Err(unknown_account(&state, "account".into(), account).into());
+    }
     state
         .store()
         .record_delivery(caller.delivery)

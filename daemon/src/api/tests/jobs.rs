@@ -98,6 +98,46 @@ async fn a_dry_run_shows_the_matches_and_writes_no_job() {
 }
 
 #[tokio::test]
+async fn a_dry_run_over_the_clients_cap_is_refused_like_the_real_job() {
+    let h = harness();
+    let list: Vec<(String, [&str; 1])> =
+        (0..3).map(|i| (format!("m{i}"), ["incident-5"])).collect();
+    let messages: Vec<(&str, &str, &[&str])> = list
+        .iter()
+        .map(|(id, tags)| ("ding", id.as_str(), &tags[..]))
+        .collect();
+    track(&h, &messages).await;
+    // `narrow` may touch 2 messages at once.
+    let body = json!({"select": {"tags": ["incident-5"]}, "dry_run": true});
+    let (status, dry) = send(&h, signed("POST", "/v1/recalls", &body, NARROW)).await;
+    let body = json!({"select": {"tags": ["incident-5"]}});
+    let (real_status, real) = send(&h, signed("POST", "/v1/recalls", &body, NARROW)).await;
+    assert_eq!(
+        (status, code(&dry)),
+        (real_status, code(&real)),
+        "{dry} / {real}"
+    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "{dry}");
+    assert!(message(&dry).contains("3 messages"), "{dry}");
+}
+
+#[tokio::test]
+async fn the_ledger_refuses_an_unknown_account() {
+    let h = harness();
+    let (status, answer) = send(
+        &h,
+        signed("GET", "/v1/messages?account=nope", &Value::Null, BOT),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_account"),
+        "{answer}"
+    );
+    assert!(message(&answer).contains("ding"), "{answer}");
+}
+
+#[tokio::test]
 async fn an_update_is_a_job_with_the_content_as_params() {
     let h = harness();
     track(&h, &[("feishu", "f1", &["draft"])]).await;
