@@ -37,10 +37,19 @@ fn swap_in(file: &Path, text: &str) {
 /// The config: one EngageLab account on the sandbox, rules from `rules_dir`,
 /// looked at every 50 ms.
 fn write_config(dir: &Path, rules_dir: &Path, vendor: &str) -> std::path::PathBuf {
+    write_config_polling(dir, rules_dir, vendor, "50ms")
+}
+
+fn write_config_polling(
+    dir: &Path,
+    rules_dir: &Path,
+    vendor: &str,
+    interval: &str,
+) -> std::path::PathBuf {
     let account = Account::sandbox("el", "engagelab", vendor);
     let mut text = config_yaml(&file_store(dir), &[account]);
     text.push_str(&format!(
-        "rules: {{files: [\"{}/*.yaml\"], watch_interval: 50ms}}\n",
+        "rules: {{files: [\"{}/*.yaml\"], watch_interval: {interval}}}\n",
         rules_dir.display()
     ));
     let config = dir.join("recalld.yaml");
@@ -341,4 +350,43 @@ fn check_and_rules_test_from_the_command_line() {
         event.to_str().unwrap(),
     ]);
     assert_eq!(code, 64, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_at_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).unwrap();
+    let rules = rules_dir.join("main.yaml");
+    std::fs::write(&rules, CLEANUP).unwrap();
+    // The files are looked at once an hour: only the signal can reload them.
+    let config = write_config_polling(dir.path(), &rules_dir, "127.0.0.1:9", "1h");
+    let (daemon, api) = serve(&config, "info").await;
+    std::fs::write(&rules, format!("{CLEANUP}{ROLLBACK}")).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    wait::until(
+        "SIGHUP to reload the rules",
+        Duration::from_secs(10),
+        || async {
+            let ready = readyz(&api).await;
+            (ready["rules"]["loaded"] == 2 && ready["rules"]["generation"] == 1)
+                .then_some(())
+                .ok_or(ready.to_string())
+        },
+    )
+    .await;
+    let answer = api
+        .expect(
+            StatusCode::ACCEPTED,
+            Method::POST,
+            "/v1/events/deploy.rolled_back",
+            Some(&json!({"incident": 9})),
+        )
+        .await;
+    // The new rule listens now (no message matches: its job is empty and done).
+    assert_eq!(answer["jobs"][0]["rule"], "rollback-cleanup", "{answer}");
 }

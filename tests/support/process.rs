@@ -75,6 +75,11 @@ impl Process {
         }
     }
 
+    /// The child's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the child wrote to stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout
