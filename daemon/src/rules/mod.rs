@@ -17,6 +17,7 @@ mod template;
 
 pub mod live;
 pub mod runner;
+mod timers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
