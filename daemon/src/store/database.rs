@@ -3,7 +3,7 @@
 //! only after the transaction has committed, so an answer always describes
 //! durable state.
 //!
-//! An operation runs in one of two ways ([`Isolation`]):
+//! An operation runs in one of three ways ([`Isolation`]):
 //! - in its own savepoint: a failure rolls back only its own writes, its
 //!   neighbours commit. API writes run this way: a replayed delivery id must
 //!   not fail the other requests of its batch.
@@ -13,6 +13,13 @@
 //!   not yet run go on in a fresh transaction. The dispatcher's bookkeeping
 //!   (claims, results) runs this way: it only fails when the database itself
 //!   does.
+//! - as a read, which writes nothing, so its failure concerns only itself.
+//!
+//! A file database also has a reader thread with a read-only connection of
+//! its own ([`run_reads`]): reads that scan many rows (a large job's
+//! progress, previews, ledger pages) run there, in one snapshot each batch,
+//! and the writer's batches never wait for them (WAL lets readers and the
+//! writer work at once).
 
 use rusqlite::Connection;
 use tokio::sync::mpsc;
@@ -32,6 +39,8 @@ pub(super) enum Isolation {
     Savepoint,
     /// Bare in the transaction; a failure rolls the transaction back.
     Bare,
+    /// Writes nothing.
+    Read,
 }
 
 /// What running an operation left behind.
@@ -58,6 +67,7 @@ pub(super) fn execute<T>(
             (result, sound)
         }
         Isolation::Savepoint => savepoint(conn, f),
+        Isolation::Read => (f(conn), true),
     }
 }
 
@@ -88,7 +98,17 @@ fn statement(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Op>) {
+/// The writer: every batch is one write transaction.
+pub(super) fn run(conn: Connection, rx: mpsc::Receiver<Op>) {
+    serve(&conn, rx, "BEGIN IMMEDIATE");
+}
+
+/// The reader: every batch is one read transaction (one snapshot).
+pub(super) fn run_reads(conn: Connection, rx: mpsc::Receiver<Op>) {
+    serve(&conn, rx, "BEGIN");
+}
+
+fn serve(conn: &Connection, mut rx: mpsc::Receiver<Op>, begin: &str) {
     while let Some(first) = rx.blocking_recv() {
         let mut ops = vec![first];
         while ops.len() < BATCH {
@@ -99,15 +119,15 @@ pub(super) fn run(conn: Connection, mut rx: mpsc::Receiver<Op>) {
         }
         let mut ops = ops.into_iter().peekable();
         while ops.peek().is_some() {
-            transaction(&conn, &mut ops);
+            transaction(conn, begin, &mut ops);
         }
     }
 }
 
 /// Runs operations from `ops` in one transaction, until they run out or one
 /// leaves the transaction unsound (the rest wait for the next transaction).
-fn transaction(conn: &Connection, ops: &mut impl Iterator<Item = Op>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+fn transaction(conn: &Connection, begin: &str, ops: &mut impl Iterator<Item = Op>) {
+    if let Err(e) = conn.execute_batch(begin) {
         tracing::error!("store: cannot begin a transaction: {e}");
         // Dropping the operations answers their callers with an error.
         ops.for_each(drop);

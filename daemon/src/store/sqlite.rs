@@ -1,11 +1,12 @@
 //! The embedded store: SQLite behind one database thread ([`database`]) that
-//! runs every operation in batches, one transaction per batch (group commit).
+//! runs every operation in batches, one transaction per batch (group commit),
+//! and, for a file, a reader thread for reads that scan many rows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use plugin_api::OperationKind;
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::database::{self, Isolation, Op, Ran};
@@ -16,10 +17,20 @@ use super::{progress, tasks, *};
 /// Operations waiting for the database thread; beyond this, callers wait.
 const QUEUE: usize = 16_384;
 
+/// What the reader's connection is set to (journal mode is the file's).
+const READER_PRAGMAS: &str = "
+PRAGMA query_only = ON;
+PRAGMA busy_timeout = 5000;
+PRAGMA cache_size = -8192;
+";
+
 /// SQLite behind a group-commit database thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
+    /// The reader thread's queue; the database thread's for an in-memory
+    /// database (no other connection can see it).
+    reads: mpsc::Sender<Op>,
 }
 
 impl SqliteStore {
@@ -29,23 +40,34 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
         }
-        Self::start(Connection::open(path)?)
+        let ops = Self::start(Connection::open(path)?)?;
+        // Opened once the writer has made the file (WAL, schema).
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.execute_batch(READER_PRAGMAS)?;
+        let (reads, rx) = mpsc::channel(QUEUE);
+        spawn("recalld-reads", move || database::run_reads(reader, rx))?;
+        Ok(SqliteStore { ops, reads })
     }
 
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::start(Connection::open_in_memory()?)
+        let ops = Self::start(Connection::open_in_memory()?)?;
+        Ok(SqliteStore {
+            reads: ops.clone(),
+            ops,
+        })
     }
 
-    fn start(conn: Connection) -> Result<SqliteStore, StoreError> {
+    /// Starts the database thread on `conn`.
+    fn start(conn: Connection) -> Result<mpsc::Sender<Op>, StoreError> {
         conn.execute_batch(PRAGMAS)?;
         conn.execute_batch(SCHEMA)?;
         let (ops, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("recalld-store".into())
-            .spawn(move || database::run(conn, rx))
-            .map_err(|e| StoreError::Database(format!("cannot start the database thread: {e}")))?;
-        Ok(SqliteStore { ops })
+        spawn("recalld-store", move || database::run(conn, rx))?;
+        Ok(ops)
     }
 
     /// Runs `f` on the database thread inside the current batch, in a
@@ -68,6 +90,15 @@ impl SqliteStore {
         self.submit(Isolation::Bare, f).await
     }
 
+    /// Runs `f`, which writes nothing, on the reader thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Isolation::Read, f).await
+    }
+
     async fn submit<T, F>(&self, isolation: Isolation, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -87,9 +118,21 @@ impl SqliteStore {
             });
             Ran { reply, sound }
         });
-        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        let queue = match isolation {
+            Isolation::Read => &self.reads,
+            Isolation::Savepoint | Isolation::Bare => &self.ops,
+        };
+        queue.send(op).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| StoreError::Database(format!("cannot start the {name} thread: {e}")))
 }
 
 fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
@@ -194,7 +237,7 @@ impl Store for SqliteStore {
     }
 
     fn preview(&self, selector: Selector, sample: u32) -> StoreFuture<'_, Preview> {
-        Box::pin(self.run(move |conn| {
+        Box::pin(self.read(move |conn| {
             let (clause, values) = where_clause(&selector);
             let mut preview = Preview::default();
             let mut counts = conn.prepare(&format!("SELECT m.account, count(*) FROM messages m WHERE {clause} GROUP BY m.account"))?;
@@ -270,7 +313,7 @@ impl Store for SqliteStore {
     }
 
     fn job(&self, job_id: i64) -> StoreFuture<'_, Option<JobProgress>> {
-        Box::pin(self.run(move |conn| progress::job_progress(conn, job_id)))
+        Box::pin(self.read(move |conn| progress::job_progress(conn, job_id)))
     }
 
     fn messages(
@@ -280,7 +323,7 @@ impl Store for SqliteStore {
         after_id: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<MessageRow>> {
-        Box::pin(self.run(move |conn| {
+        Box::pin(self.read(move |conn| {
             let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id > ?1");
             let mut values: Vec<rusqlite::types::Value> = vec![after_id.into()];
             if let Some(tag) = tag {
@@ -316,5 +359,56 @@ impl Store for SqliteStore {
                 params![now_ms],
             )? as u64)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reads_of_a_file_store_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+        let message = NewMessage {
+            account: "a".into(),
+            remote_id: "1".into(),
+            sent_at_ms: 1_000,
+            tags: vec!["x".into()],
+            meta: serde_json::Value::Null,
+        };
+        store.track(vec![message], None).await.unwrap();
+        // Hold the database thread inside an operation.
+        let (entered, inside) = std_mpsc::channel();
+        let (release, held) = std_mpsc::channel::<()>();
+        let writer = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .run(move |_| {
+                        let _ = entered.send(());
+                        let _ = held.recv();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || inside.recv())
+            .await
+            .unwrap()
+            .unwrap();
+
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.messages(Some("x".into()), None, 0, 10),
+        )
+        .await;
+        let _ = release.send(());
+        let rows = read.expect("the read waited for the writer").unwrap();
+        assert_eq!(rows.len(), 1, "the read sees what was committed");
+        writer.await.unwrap().unwrap();
     }
 }
