@@ -1,19 +1,21 @@
-//! The dispatcher: per account, claims due tasks from the store, waits for
-//! the account's rate limit and a concurrency slot, asks the plugin for the
-//! request, sends it, asks the plugin what the answer means, and records the
-//! result. Pure decisions live in [`policy`] and [`limiter`].
+//! The dispatcher: per account ([`lane`]), claims due tasks from the store,
+//! waits for a concurrency slot and the account's rate limit, asks the plugin
+//! for the request, sends it, asks the plugin what the answer means, and
+//! records the result. Pure decisions live in [`policy`] and [`limiter`].
 
 mod executor;
+mod lane;
 mod limiter;
 mod policy;
+mod recorder;
 mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use executor::Executor;
@@ -26,6 +28,8 @@ use crate::clock::now_ms;
 use crate::config::DispatchConfig;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedTask, Store, TaskResult, TaskState};
+use lane::Lane;
+use recorder::Finished;
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -37,20 +41,6 @@ pub struct Dispatcher {
     backoff: Backoff,
     /// Woken when new tasks exist for an account.
     wakers: HashMap<String, Arc<Notify>>,
-}
-
-/// State one account's loop shares with its attempts.
-struct Lane {
-    runtime: Arc<AccountRuntime>,
-    limiter: Mutex<Limiter>,
-    /// The limiter's monotonic time base.
-    epoch: Instant,
-}
-
-impl Lane {
-    fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
 }
 
 impl Dispatcher {
@@ -99,16 +89,28 @@ impl Dispatcher {
     /// Runs until `shutdown` turns true, then lets in-flight calls finish
     /// within the grace period and hands unfinished tasks back to the store.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        // At most one result per concurrency slot exists at once.
+        let slots = self
+            .accounts
+            .values()
+            .map(|a| a.concurrency as usize)
+            .sum::<usize>();
+        let (finished, results) = mpsc::channel(slots.max(1));
+        let recorder = tokio::spawn(Arc::clone(&self).record(results));
         let mut loops = JoinSet::new();
         for runtime in self.accounts.values() {
-            let lane = Arc::new(Lane {
-                runtime: Arc::clone(runtime),
-                limiter: Mutex::new(Limiter::new(&runtime.limits)),
-                epoch: Instant::now(),
-            });
-            loops.spawn(Arc::clone(&self).account_loop(lane, shutdown.clone()));
+            let lane = Arc::new(Lane::new(Arc::clone(runtime)));
+            loops.spawn(Arc::clone(&self).account_loop(lane, shutdown.clone(), finished.clone()));
         }
+        drop(finished);
         while loops.join_next().await.is_some() {}
+        // Every lane has stopped: the recorder ends once it has written the rest.
+        if tokio::time::timeout(self.config.shutdown_grace, recorder)
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; the last results are still being recorded");
+        }
         match self.store.recover().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(tasks = n, "released unfinished tasks for the next start"),
@@ -118,78 +120,14 @@ impl Dispatcher {
         }
     }
 
-    async fn account_loop(self: Arc<Self>, lane: Arc<Lane>, mut shutdown: watch::Receiver<bool>) {
-        let name = lane.runtime.name.clone();
-        let waker = Arc::clone(&self.wakers[&name]);
-        let permits = Arc::new(Semaphore::new(lane.runtime.concurrency as usize));
-        let batch = (lane.runtime.concurrency * 2).clamp(16, 1024);
-        let mut running = JoinSet::new();
-        'claiming: while !*shutdown.borrow() {
-            while running.try_join_next().is_some() {}
-            let tasks = match self.store.claim(name.clone(), now_ms(), batch).await {
-                Ok(tasks) => tasks,
-                Err(e) => {
-                    tracing::error!(account = %name, "cannot claim tasks: {e}");
-                    tokio::select! { _ = tokio::time::sleep(Duration::from_secs(1)) => {}, _ = shutdown.changed() => {} }
-                    continue;
-                }
-            };
-            if tasks.is_empty() {
-                let due = self.store.next_due(name.clone()).await.ok().flatten();
-                let wait = due.map_or(Duration::from_secs(30), |at| {
-                    Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
-                        .min(Duration::from_secs(30))
-                });
-                tokio::select! {
-                    _ = waker.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                }
-                continue;
-            }
-            self.metrics.queue_depth(&name, tasks.len() as i64);
-            for task in tasks {
-                // The concurrency slot first, then the rate slot: a call
-                // leaves as soon as it is admitted, so what the vendor sees
-                // keeps the spacing the limiter granted.
-                let permit = tokio::select! {
-                    permit = Arc::clone(&permits).acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break 'claiming,
-                    },
-                    _ = shutdown.changed() => break 'claiming,
-                };
-                loop {
-                    let wait = {
-                        let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
-                        limiter.try_acquire(task.action, lane.elapsed_ms())
-                    };
-                    let Err(wait) = wait else { break };
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                        _ = shutdown.changed() => break 'claiming,
-                    }
-                }
-                running.spawn(Arc::clone(&self).attempt(Arc::clone(&lane), task, permit));
-            }
-        }
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while running.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(account = %name, in_flight = running.len(), "grace period over; abandoning in-flight calls");
-            running.abort_all();
-        }
-        self.metrics.queue_depth(&name, 0);
-    }
-
-    /// One attempt at one task, recorded in the store.
+    /// One attempt at one task; its result goes to the recorder with the slot
+    /// the call held.
     async fn attempt(
         self: Arc<Self>,
         lane: Arc<Lane>,
         task: ClaimedTask,
-        permit: OwnedSemaphorePermit,
+        slot: OwnedSemaphorePermit,
+        recorder: mpsc::Sender<Finished>,
     ) {
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
@@ -252,15 +190,10 @@ impl Dispatcher {
             error: error.map(|e| redact(&e, secrets)),
             at_ms: at,
         };
-        if state == TaskState::Pending {
-            self.wake(&runtime.name);
-        }
-        if let Err(e) = self.store.finish(vec![result]).await {
-            tracing::error!(account = %runtime.name, task = task.task_id, "cannot record a result: {e}");
-        }
-        // The slot is released only once the result is durable: at a crash,
-        // at most `concurrency` calls can have reached the vendor unrecorded.
-        drop(permit);
+        // The slot is given back once the result is durable. If the recorder
+        // is gone (shutdown past its grace period), the task stays `running`
+        // and is handed back.
+        let _ = recorder.send(Finished { result, slot }).await;
     }
 
     async fn call_vendor(

@@ -6,10 +6,13 @@
 //! PostgreSQL backend can implement the same trait, claiming tasks with
 //! `FOR UPDATE SKIP LOCKED` so several daemons can share one ledger.
 
+mod database;
+mod progress;
 mod schedules;
 mod schema;
 mod select;
 mod sqlite;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,33 +1,37 @@
-//! The embedded store: one database thread owns the connection and runs
-//! every operation in batches. Each batch is one transaction (group commit);
-//! each operation inside it is a savepoint, so one failure rolls back only
-//! its own writes. Replies leave only after the batch has committed, so an
-//! answer always describes durable state.
+//! The embedded store: SQLite behind one database thread ([`database`]) that
+//! runs every operation in batches, one transaction per batch (group commit),
+//! and, for a file, a reader thread for reads that scan many rows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use plugin_api::{Message, OperationKind};
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use plugin_api::OperationKind;
+use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
+use super::database::{self, Isolation, Op, Ran};
 use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
 use super::select::where_clause;
-use super::*;
+use super::{progress, tasks, *};
 
 /// Operations waiting for the database thread; beyond this, callers wait.
 const QUEUE: usize = 16_384;
-/// Operations per transaction at most.
-const BATCH: usize = 1_024;
 
-type Reply = Box<dyn FnOnce(bool) + Send>;
-type Op = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+/// What the reader's connection is set to (journal mode is the file's).
+const READER_PRAGMAS: &str = "
+PRAGMA query_only = ON;
+PRAGMA busy_timeout = 5000;
+PRAGMA cache_size = -8192;
+";
 
 /// SQLite behind a group-commit database thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
+    /// The reader thread's queue; the database thread's for an in-memory
+    /// database (no other connection can see it).
+    reads: mpsc::Sender<Op>,
 }
 
 impl SqliteStore {
@@ -37,35 +41,74 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
         }
-        Self::start(Connection::open(path)?)
+        let ops = Self::start(Connection::open(path)?)?;
+        // Opened once the writer has made the file (WAL, schema).
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.execute_batch(READER_PRAGMAS)?;
+        let (reads, rx) = mpsc::channel(QUEUE);
+        spawn("recalld-reads", move || database::run_reads(reader, rx))?;
+        Ok(SqliteStore { ops, reads })
     }
 
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::start(Connection::open_in_memory()?)
+        let ops = Self::start(Connection::open_in_memory()?)?;
+        Ok(SqliteStore {
+            reads: ops.clone(),
+            ops,
+        })
     }
 
-    fn start(conn: Connection) -> Result<SqliteStore, StoreError> {
+    /// Starts the database thread on `conn`.
+    fn start(conn: Connection) -> Result<mpsc::Sender<Op>, StoreError> {
         conn.execute_batch(PRAGMAS)?;
         conn.execute_batch(SCHEMA)?;
         let (ops, rx) = mpsc::channel(QUEUE);
-        std::thread::Builder::new()
-            .name("recalld-store".into())
-            .spawn(move || database_thread(conn, rx))
-            .map_err(|e| StoreError::Database(format!("cannot start the database thread: {e}")))?;
-        Ok(SqliteStore { ops })
+        spawn("recalld-store", move || database::run(conn, rx))?;
+        Ok(ops)
     }
 
-    /// Runs `f` on the database thread inside the current batch.
+    /// Runs `f` on the database thread inside the current batch, in a
+    /// savepoint of its own.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Isolation::Savepoint, f).await
+    }
+
+    /// Runs `f` bare in the current batch: for writes that fail only when the
+    /// database does (see [`Isolation::Bare`]).
+    async fn run_bare<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Isolation::Bare, f).await
+    }
+
+    /// Runs `f`, which writes nothing, on the reader thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Isolation::Read, f).await
+    }
+
+    async fn submit<T, F>(&self, isolation: Isolation, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let op: Op = Box::new(move |conn| {
-            let result = savepoint(conn, f);
-            Box::new(move |committed| {
+            let (result, sound) = database::execute(conn, isolation, f);
+            let reply = Box::new(move |committed: bool| {
                 let result = match result {
                     Ok(_) if !committed => Err(StoreError::Database(
                         "the transaction did not commit".into(),
@@ -73,57 +116,24 @@ impl SqliteStore {
                     other => other,
                 };
                 let _ = tx.send(result);
-            })
+            });
+            Ran { reply, sound }
         });
-        self.ops.send(op).await.map_err(|_| StoreError::Closed)?;
+        let queue = match isolation {
+            Isolation::Read => &self.reads,
+            Isolation::Savepoint | Isolation::Bare => &self.ops,
+        };
+        queue.send(op).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-fn savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT op")?;
-    let result = f(conn);
-    let end = if result.is_ok() {
-        "RELEASE op"
-    } else {
-        "ROLLBACK TO op; RELEASE op"
-    };
-    conn.execute_batch(end)?;
-    result
-}
-
-fn database_thread(conn: Connection, mut rx: mpsc::Receiver<Op>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut ops = vec![first];
-        while ops.len() < BATCH {
-            match rx.try_recv() {
-                Ok(op) => ops.push(op),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!("store: cannot begin a transaction: {e}");
-            for op in ops {
-                drop(op);
-            }
-            continue;
-        }
-        let replies: Vec<Reply> = ops.into_iter().map(|op| op(&conn)).collect();
-        let committed = match conn.execute_batch("COMMIT") {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!("store: commit failed: {e}");
-                let _ = conn.execute_batch("ROLLBACK");
-                false
-            }
-        };
-        for reply in replies {
-            reply(committed);
-        }
-    }
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| StoreError::Database(format!("cannot start the {name} thread: {e}")))
 }
 
 pub(super) fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
@@ -151,7 +161,7 @@ pub(super) fn audit(
     Ok(())
 }
 
-fn parse_action(text: &str) -> OperationKind {
+pub(super) fn parse_action(text: &str) -> OperationKind {
     match text {
         "cancel" => OperationKind::Cancel,
         "update" => OperationKind::Update,
@@ -160,7 +170,7 @@ fn parse_action(text: &str) -> OperationKind {
 }
 
 /// The ledger state a message reaches when a task of `action` ends in `state`.
-fn message_state(action: OperationKind, state: TaskState) -> Option<&'static str> {
+pub(super) fn message_state(action: OperationKind, state: TaskState) -> Option<&'static str> {
     Some(match (action, state) {
         (OperationKind::Recall, TaskState::Done | TaskState::AlreadyDone) => "recalled",
         (OperationKind::Cancel, TaskState::Done | TaskState::AlreadyDone) => "cancelled",
@@ -231,7 +241,7 @@ impl Store for SqliteStore {
     }
 
     fn preview(&self, selector: Selector, sample: u32) -> StoreFuture<'_, Preview> {
-        Box::pin(self.run(move |conn| {
+        Box::pin(self.read(move |conn| {
             let (clause, values) = where_clause(&selector);
             let mut preview = Preview::default();
             let mut counts = conn.prepare(&format!("SELECT m.account, count(*) FROM messages m WHERE {clause} GROUP BY m.account"))?;
@@ -265,67 +275,11 @@ impl Store for SqliteStore {
     }
 
     fn claim(&self, account: String, now_ms: i64, limit: u32) -> StoreFuture<'_, Vec<ClaimedTask>> {
-        Box::pin(self.run(move |conn| {
-            let mut query = conn.prepare_cached(
-                "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta
-                 FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
-                 WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
-                 ORDER BY t.next_at, t.id LIMIT ?3",
-            )?;
-            let tasks: Vec<ClaimedTask> = query
-                .query_map(params![account, now_ms, limit], |r| {
-                    let action: String = r.get(4)?;
-                    let params: String = r.get(5)?;
-                    let tags: String = r.get(8)?;
-                    let meta: String = r.get(9)?;
-                    Ok(ClaimedTask {
-                        task_id: r.get(0)?,
-                        job_id: r.get(1)?,
-                        message_id: r.get(2)?,
-                        attempts: r.get(3)?,
-                        action: parse_action(&action),
-                        params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
-                        message: Message {
-                            account: account.clone(),
-                            remote_id: r.get(6)?,
-                            sent_at_ms: r.get(7)?,
-                            tags: serde_json::from_str(&tags).unwrap_or_default(),
-                            meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
-                        },
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut mark = conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
-            for task in &tasks {
-                mark.execute(params![task.task_id, now_ms])?;
-            }
-            Ok(tasks)
-        }))
+        Box::pin(self.run_bare(move |conn| tasks::claim(conn, &account, now_ms, limit)))
     }
 
     fn finish(&self, results: Vec<TaskResult>) -> StoreFuture<'_, ()> {
-        Box::pin(self.run(move |conn| {
-            let mut update = conn.prepare_cached(
-                "UPDATE tasks SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
-            )?;
-            let mut ledger = conn.prepare_cached("UPDATE messages SET state = ?2 WHERE id = ?1")?;
-            let mut jobs = BTreeSet::new();
-            for r in &results {
-                update.execute(params![r.task_id, r.state.as_str(), r.attempts, r.next_at_ms, r.error, r.at_ms])?;
-                if let Some(state) = message_state(r.action, r.state) {
-                    ledger.execute(params![r.message_id, state])?;
-                }
-                let detail = serde_json::json!({"account": r.account, "state": r.state, "attempts": r.attempts, "error": r.error});
-                audit(conn, r.at_ms, "vendor_call", Some(r.job_id), Some(r.task_id), None, &detail.to_string())?;
-                if r.state.is_terminal() {
-                    jobs.insert((r.job_id, r.at_ms));
-                }
-            }
-            for (job_id, at) in jobs {
-                finish_job_if_done(conn, job_id, at)?;
-            }
-            Ok(())
-        }))
+        Box::pin(self.run_bare(move |conn| tasks::finish(conn, &results)))
     }
 
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>> {
@@ -339,7 +293,7 @@ impl Store for SqliteStore {
     }
 
     fn job(&self, job_id: i64) -> StoreFuture<'_, Option<JobProgress>> {
-        Box::pin(self.run(move |conn| job_progress(conn, job_id)))
+        Box::pin(self.read(move |conn| progress::job_progress(conn, job_id)))
     }
 
     fn messages(
@@ -349,7 +303,7 @@ impl Store for SqliteStore {
         after_id: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<MessageRow>> {
-        Box::pin(self.run(move |conn| {
+        Box::pin(self.read(move |conn| {
             let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id > ?1");
             let mut values: Vec<rusqlite::types::Value> = vec![after_id.into()];
             if let Some(tag) = tag {
@@ -494,7 +448,7 @@ pub(super) fn insert_job(
         Some(&spec.requested_by),
         &detail.to_string(),
     )?;
-    finish_job_if_done(conn, job_id, now)?;
+    progress::finish_job_if_done(conn, job_id, now)?;
     Ok(JobCreated {
         job_id,
         matched: count,
@@ -502,71 +456,54 @@ pub(super) fn insert_job(
     })
 }
 
-fn finish_job_if_done(conn: &Connection, job_id: i64, at: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE jobs SET state = 'done', finished_at = ?2 WHERE id = ?1 AND state = 'running'
-         AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state IN ('pending', 'running'))",
-    )?
-    .execute(params![job_id, at])?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
 
-fn job_progress(conn: &Connection, job_id: i64) -> Result<Option<JobProgress>, StoreError> {
-    let job = conn
-        .prepare_cached("SELECT state, action, requested_by, reason, selector, created_at, finished_at FROM jobs WHERE id = ?1")?
-        .query_row(params![job_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, Option<i64>>(6)?,
-            ))
-        })
-        .optional()?;
-    let Some((state, action, requested_by, reason, selector, created_at, finished_at)) = job else {
-        return Ok(None);
-    };
-    let mut counts = Counts::default();
-    let mut accounts: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut grouped = conn.prepare_cached(
-        "SELECT account, state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY account, state",
-    )?;
-    for row in grouped.query_map(params![job_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (account, state, n) = row?;
-        counts.add(&state, n as u64);
-        accounts.entry(account).or_default().add(&state, n as u64);
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reads_of_a_file_store_do_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
+        let message = NewMessage {
+            account: "a".into(),
+            remote_id: "1".into(),
+            sent_at_ms: 1_000,
+            tags: vec!["x".into()],
+            meta: serde_json::Value::Null,
+            age: Vec::new(),
+        };
+        store.track(vec![message], None).await.unwrap();
+        // Hold the database thread inside an operation.
+        let (entered, inside) = std_mpsc::channel();
+        let (release, held) = std_mpsc::channel::<()>();
+        let writer = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .run(move |_| {
+                        let _ = entered.send(());
+                        let _ = held.recv();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || inside.recv())
+            .await
+            .unwrap()
+            .unwrap();
+
+        let read = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.messages(Some("x".into()), None, 0, 10),
+        )
+        .await;
+        let _ = release.send(());
+        let rows = read.expect("the read waited for the writer").unwrap();
+        assert_eq!(rows.len(), 1, "the read sees what was committed");
+        writer.await.unwrap().unwrap();
     }
-    let mut errors = conn.prepare_cached(
-        "SELECT last_error, count(*) FROM tasks WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20",
-    )?;
-    let errors = errors
-        .query_map(params![job_id], |r| {
-            Ok(ErrorCount {
-                error: r.get(0)?,
-                count: r.get::<_, i64>(1)? as u64,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(Some(JobProgress {
-        job_id,
-        state,
-        action: parse_action(&action),
-        requested_by,
-        reason,
-        selector: serde_json::from_str(&selector).unwrap_or(serde_json::Value::Null),
-        created_at_ms: created_at,
-        finished_at_ms: finished_at,
-        counts,
-        accounts,
-        errors,
-    }))
 }

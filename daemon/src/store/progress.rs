@@ -1,0 +1,86 @@
+//! Jobs: when one is done, and how far one has got.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sqlite::parse_action;
+use super::{Counts, ErrorCount, JobProgress, StoreError};
+
+/// Marks the job done at `at` when none of its tasks is pending or running.
+pub(super) fn finish_job_if_done(
+    conn: &Connection,
+    job_id: i64,
+    at: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE jobs SET state = 'done', finished_at = ?2 WHERE id = ?1 AND state = 'running'
+         AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state IN ('pending', 'running'))",
+    )?
+    .execute(params![job_id, at])?;
+    Ok(())
+}
+
+/// Counts per state and account, and the most frequent errors.
+pub(super) fn job_progress(
+    conn: &Connection,
+    job_id: i64,
+) -> Result<Option<JobProgress>, StoreError> {
+    let job = conn
+        .prepare_cached("SELECT state, action, requested_by, reason, selector, created_at, finished_at FROM jobs WHERE id = ?1")?
+        .query_row(params![job_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((state, action, requested_by, reason, selector, created_at, finished_at)) = job else {
+        return Ok(None);
+    };
+    let mut counts = Counts::default();
+    let mut accounts: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut grouped = conn.prepare_cached(
+        "SELECT account, state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY account, state",
+    )?;
+    for row in grouped.query_map(params![job_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })? {
+        let (account, state, n) = row?;
+        counts.add(&state, n as u64);
+        accounts.entry(account).or_default().add(&state, n as u64);
+    }
+    let mut errors = conn.prepare_cached(
+        "SELECT last_error, count(*) FROM tasks WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20",
+    )?;
+    let errors = errors
+        .query_map(params![job_id], |r| {
+            Ok(ErrorCount {
+                error: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(JobProgress {
+        job_id,
+        state,
+        action: parse_action(&action),
+        requested_by,
+        reason,
+        selector: serde_json::from_str(&selector).unwrap_or(serde_json::Value::Null),
+        created_at_ms: created_at,
+        finished_at_ms: finished_at,
+        counts,
+        accounts,
+        errors,
+    }))
+}

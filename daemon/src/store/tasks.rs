@@ -1,0 +1,141 @@
+//! The dispatcher's bookkeeping: claiming due tasks and recording the
+//! results of attempts. Both take many tasks per operation and run bare in
+//! their batch (no savepoint: they fail only when the database does), so
+//! their fixed costs are paid once per batch of tasks, not once per task.
+
+use std::collections::BTreeMap;
+
+use plugin_api::Message;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::progress::finish_job_if_done;
+use super::sqlite::{audit, message_state, parse_action};
+use super::{ClaimedTask, StoreError, TaskResult, TaskState};
+
+/// Takes up to `limit` due tasks of `account`, oldest due first; they become
+/// `running`.
+pub(super) fn claim(
+    conn: &Connection,
+    account: &str,
+    now_ms: i64,
+    limit: u32,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let mut query = conn.prepare_cached(
+        "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta
+         FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
+         WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
+         ORDER BY t.next_at, t.id LIMIT ?3",
+    )?;
+    let tasks: Vec<ClaimedTask> = query
+        .query_map(params![account, now_ms, limit], |r| {
+            let action: String = r.get(4)?;
+            let params: String = r.get(5)?;
+            let tags: String = r.get(8)?;
+            let meta: String = r.get(9)?;
+            Ok(ClaimedTask {
+                task_id: r.get(0)?,
+                job_id: r.get(1)?,
+                message_id: r.get(2)?,
+                attempts: r.get(3)?,
+                action: parse_action(&action),
+                params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+                message: Message {
+                    account: account.to_owned(),
+                    remote_id: r.get(6)?,
+                    sent_at_ms: r.get(7)?,
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
+                    meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
+                },
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut mark =
+        conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
+    for task in &tasks {
+        mark.execute(params![task.task_id, now_ms])?;
+    }
+    Ok(tasks)
+}
+
+/// One attempt as the audit log keeps it.
+#[derive(Serialize)]
+struct Attempt<'a> {
+    task: i64,
+    /// `pending`: to be retried.
+    state: TaskState,
+    attempts: u32,
+    at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+/// The audit record of one job's attempts on one account in one batch.
+#[derive(Serialize)]
+struct Attempts<'a> {
+    account: &'a str,
+    /// How many attempts ended in each state.
+    counts: BTreeMap<&'static str, u64>,
+    results: Vec<Attempt<'a>>,
+}
+
+/// Records attempt results: each task's state, its message's ledger state,
+/// one audit record per job and account listing every attempt, and the jobs
+/// that have nothing left to do become `done`.
+pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), StoreError> {
+    let mut update = conn.prepare_cached(
+        "UPDATE tasks SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+    )?;
+    let mut ledger = conn.prepare_cached("UPDATE messages SET state = ?2 WHERE id = ?1")?;
+    let mut audited: BTreeMap<(i64, &str), (i64, Attempts<'_>)> = BTreeMap::new();
+    // Jobs with a task that ended, and when the last of them did.
+    let mut ended: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in results {
+        update.execute(params![
+            r.task_id,
+            r.state.as_str(),
+            r.attempts,
+            r.next_at_ms,
+            r.error,
+            r.at_ms
+        ])?;
+        if let Some(state) = message_state(r.action, r.state) {
+            ledger.execute(params![r.message_id, state])?;
+        }
+        let (at, record) = audited
+            .entry((r.job_id, r.account.as_str()))
+            .or_insert_with(|| {
+                let record = Attempts {
+                    account: &r.account,
+                    counts: BTreeMap::new(),
+                    results: Vec::new(),
+                };
+                (r.at_ms, record)
+            });
+        *at = (*at).max(r.at_ms);
+        *record.counts.entry(r.state.as_str()).or_default() += 1;
+        record.results.push(Attempt {
+            task: r.task_id,
+            state: r.state,
+            attempts: r.attempts,
+            at: r.at_ms,
+            error: r.error.as_deref(),
+        });
+        if r.state.is_terminal() {
+            let last = ended.entry(r.job_id).or_insert(r.at_ms);
+            *last = (*last).max(r.at_ms);
+        }
+    }
+    for ((job_id, _), (at, record)) in &audited {
+        let detail = serde_json::to_string(record)
+            .map_err(|e| StoreError::Database(format!("cannot write an audit record: {e}")))?;
+        audit(conn, *at, "attempts", Some(*job_id), None, None, &detail)?;
+    }
+    for (job_id, at) in ended {
+        finish_job_if_done(conn, job_id, at)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
