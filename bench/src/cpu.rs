@@ -1,6 +1,7 @@
 //! CPU time of this process's threads, grouped by thread name, read from
 //! `/proc/self/task/*/stat`. The commands name their runtimes' threads
-//! (`daemon`, `sandbox`, `load`); the store's thread is `recalld-store`. A
+//! (`daemon`, `sandbox`, `load`); the store's threads are `recalld-store` (the
+//! writer) and `recalld-reads` (reads that scan many rows, file stores). A
 //! thread that is busy for the whole of a run points at the bottleneck.
 
 use std::collections::BTreeMap;
