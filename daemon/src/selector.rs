@@ -67,6 +67,15 @@ pub struct Selector {
     pub all: bool,
 }
 
+/// Letters, digits, `_` and `-`, at least one: what a `meta` key (and a
+/// rule template's path segment) may be.
+pub fn is_plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// Why a selector is refused; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("select.{field}: {message}")]
@@ -125,11 +134,7 @@ impl Selector {
             return Err(invalid("sent_after", "must be earlier than sent_before"));
         }
         for (key, value) in &self.meta {
-            let key_ok = !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !key_ok {
+            if !is_plain_key(key) {
                 return Err(invalid(
                     "meta",
                     format!("key {key:?} must be letters, digits, '_' or '-'"),

@@ -10,7 +10,7 @@ use super::model::{FireContext, MetaValue, SelectTemplate, TimeValue, time_of};
 use super::raw::RawSelect;
 use super::template::Template;
 use crate::config::parse_duration;
-use crate::selector::Selector;
+use crate::selector::{Selector, is_plain_key};
 
 impl Checker<'_> {
     pub(super) fn select(
@@ -104,11 +104,7 @@ impl Checker<'_> {
         let newer_than = duration("newer_than", &raw.newer_than, self);
         let mut meta = BTreeMap::new();
         for (key, value) in &raw.meta {
-            let key_ok = !key.is_empty()
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !key_ok {
+            if !is_plain_key(key) {
                 self.error(
                     value.referenced,
                     format!(

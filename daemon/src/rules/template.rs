@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::selector::is_plain_key;
+
 /// A string with `{{ event.a.b }}` references.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -105,12 +107,7 @@ fn parse_ref(inner: &str) -> Result<Vec<String>, String> {
             "{{{{ {inner} }}}} names the whole payload; name a field, e.g. {{{{ event.id }}}}"
         ));
     }
-    let valid = |s: &String| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    if let Some(bad) = path.iter().find(|s| !valid(s)) {
+    if let Some(bad) = path.iter().find(|s| !is_plain_key(s)) {
         return Err(format!(
             "{{{{ {inner} }}}}: path segment {bad:?} must be letters, digits, '_' or '-'"
         ));
