@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use plugin_api::{Account, RateLimit};
+use plugin_api::{Account, OperationKind, RateLimit};
 
 use crate::config::{AccountConfig, Config, ConfigError};
 use crate::host::{HostGuard, LoadedPlugin, PluginRegistry};
+use crate::selector::Selector;
+use crate::store::{Store, StoreError};
 
 /// One account, ready for the dispatcher.
 #[derive(Debug, Clone)]
@@ -137,4 +139,39 @@ fn build_one(
         concurrency: account.concurrency.unwrap_or(config.dispatch.concurrency),
         secrets,
     })
+}
+
+/// The accounts among `names` whose plugin cannot do `action`, with the plugin name.
+pub fn unsupported<'a>(
+    accounts: &'a Accounts,
+    names: impl Iterator<Item = &'a str>,
+    action: OperationKind,
+) -> Vec<String> {
+    names
+        .filter_map(|name| accounts.get(name))
+        .filter(|account| !account.plugin.manifest.operations.contains(&action))
+        .map(|account| format!("{} (plugin {})", account.name, account.plugin.manifest.name))
+        .collect()
+}
+
+/// The accounts `selector` reaches whose plugin cannot do `action` (see
+/// [`unsupported`]): the named ones, or, when it names none, those whose
+/// messages it matches. Looks at the ledger only when some configured
+/// account lacks the action.
+pub async fn unsupported_reached(
+    store: &dyn Store,
+    accounts: &Accounts,
+    selector: &Selector,
+    action: OperationKind,
+) -> Result<Vec<String>, StoreError> {
+    if !selector.accounts.is_empty() {
+        let named = selector.accounts.iter().map(String::as_str);
+        return Ok(unsupported(accounts, named, action));
+    }
+    if unsupported(accounts, accounts.keys().map(String::as_str), action).is_empty() {
+        return Ok(Vec::new());
+    }
+    let preview = store.preview(selector.clone(), 0).await?;
+    let matched = preview.per_account.keys().map(String::as_str);
+    Ok(unsupported(accounts, matched, action))
 }

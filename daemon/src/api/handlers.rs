@@ -14,7 +14,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::errors::ApiError;
 use super::models::*;
-use super::scope::{require_action, require_event, require_selector, unsupported};
+use super::scope::{require_action, require_event, require_selector};
+use crate::accounts::{unsupported, unsupported_reached};
 use crate::config::Action;
 use crate::rules::MessageView;
 use crate::selector::Selector;
@@ -224,18 +225,13 @@ async fn check_supported(
     action: OperationKind,
     selector: &Selector,
 ) -> Result<(), ApiError> {
-    if !selector.accounts.is_empty() {
-        let named = selector.accounts.iter().map(String::as_str);
-        return refuse_unsupported(action, unsupported(state.accounts(), named, action), "");
-    }
-    let all = state.accounts().keys().map(String::as_str);
-    if unsupported(state.accounts(), all, action).is_empty() {
-        return Ok(());
-    }
-    let preview = state.store().preview(selector.clone(), 0).await?;
-    let matched = preview.per_account.keys().map(String::as_str);
-    let hint = "; narrow the selector with select.accounts";
-    refuse_unsupported(action, unsupported(state.accounts(), matched, action), hint)
+    let lacking = unsupported_reached(state.store(), state.accounts(), selector, action).await?;
+    let hint = if selector.accounts.is_empty() {
+        "; narrow the selector with select.accounts"
+    } else {
+        ""
+    };
+    refuse_unsupported(action, lacking, hint)
 }
 
 async fn accept_job(state: &AppState, spec: JobSpec, caller: Caller) -> Handled {

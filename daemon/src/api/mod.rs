@@ -31,7 +31,6 @@ pub use models::{
     DryRun, JobAccepted, RecallAction, RecallRequest, TrackRequest, TrackedMessage, UpdateRequest,
 };
 pub use routes::{ROUTES, routes};
-pub use scope::unsupported;
 
 /// The OpenAPI 3 document of this API, served at `GET /v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");

@@ -2,10 +2,7 @@
 //! whether it may select everything. Pure checks; refusals are 403s whose
 //! message says which scope is missing.
 
-use plugin_api::OperationKind;
-
 use super::errors::ApiError;
-use crate::accounts::Accounts;
 use crate::config::{Action, Scopes};
 use crate::selector::Selector;
 
@@ -101,19 +98,6 @@ pub fn require_selector(
         }
     }
     Ok(())
-}
-
-/// The accounts among `names` whose plugin cannot do `action`, with the plugin name.
-pub fn unsupported<'a>(
-    accounts: &'a Accounts,
-    names: impl Iterator<Item = &'a str>,
-    action: OperationKind,
-) -> Vec<String> {
-    names
-        .filter_map(|name| accounts.get(name))
-        .filter(|account| !account.plugin.manifest.operations.contains(&action))
-        .map(|account| format!("{} (plugin {})", account.name, account.plugin.manifest.name))
-        .collect()
 }
 
 #[cfg(test)]

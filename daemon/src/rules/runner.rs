@@ -18,10 +18,9 @@ use serde::Serialize;
 
 use super::{FireContext, Rule, RuleSet, Trigger};
 use crate::accounts::Accounts;
-use crate::api::unsupported;
+use crate::accounts::unsupported_reached;
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
-use crate::selector::Selector;
 use crate::store::{Delivery, JobCreated, JobSpec, Store, StoreError};
 
 /// What `POST /v1/events/{name}` answers.
@@ -75,42 +74,6 @@ impl Firer {
         self.metrics.rule_job(kind);
         for account in job.per_account.keys() {
             (self.wake)(account);
-        }
-    }
-
-    /// Refuses a selector that reaches accounts whose plugin cannot do
-    /// `action` (looking at the ledger only when some account lacks it).
-    async fn check_supported(
-        &self,
-        selector: &Selector,
-        action: OperationKind,
-    ) -> Result<(), String> {
-        let named = selector.accounts.iter().map(String::as_str);
-        let candidates: Vec<&str> = if selector.accounts.is_empty() {
-            self.accounts.keys().map(String::as_str).collect()
-        } else {
-            named.collect()
-        };
-        let mut lacking = unsupported(&self.accounts, candidates.into_iter(), action);
-        if !lacking.is_empty() && selector.accounts.is_empty() {
-            let preview = self
-                .store
-                .preview(selector.clone(), 0)
-                .await
-                .map_err(|e| e.to_string())?;
-            lacking = unsupported(
-                &self.accounts,
-                preview.per_account.keys().map(String::as_str),
-                action,
-            );
-        }
-        if lacking.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{action} is not supported by account(s) {}; narrow select.accounts",
-                lacking.join(", ")
-            ))
         }
     }
 
@@ -186,7 +149,17 @@ impl Firer {
         selector
             .validate(|a| self.accounts.contains_key(a))
             .map_err(|e| e.to_string())?;
-        self.check_supported(&selector, rule.action).await?;
+        let lacking =
+            unsupported_reached(self.store.as_ref(), &self.accounts, &selector, rule.action)
+                .await
+                .map_err(|e| e.to_string())?;
+        if !lacking.is_empty() {
+            return Err(format!(
+                "{} is not supported by account(s) {}; narrow select.accounts",
+                rule.action,
+                lacking.join(", ")
+            ));
+        }
         let reason = match &rule.trigger {
             Trigger::Event { name } => format!("event {name} (rule {})", rule.name),
             Trigger::Schedule { expression, .. } => {

@@ -258,3 +258,28 @@ async fn a_broken_change_is_refused_and_shown_a_good_one_applies() {
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn a_rule_reaching_an_account_that_cannot_do_its_action_is_refused() {
+    let rules = r#"
+rules:
+  - name: cancel-stale
+    on: {event: cleanup}
+    select: {tags: [stale]}
+    do: cancel
+"#;
+    let h = harness_with_rules(rules);
+    // `feishu` (plugin editor) can cancel; `ding` (plugin recaller) cannot.
+    track(&h, &[("feishu", "1", &["stale"])]).await;
+    let (status, answer) = send(&h, signed("POST", "/v1/events/cleanup", &json!({}), BOT)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    track(&h, &[("ding", "2", &["stale"])]).await;
+    let (status, answer) = send(&h, signed("POST", "/v1/events/cleanup", &json!({}), BOT)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let error = answer["refused"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("not supported by account(s) ding"),
+        "{error}"
+    );
+    assert_eq!(job_count(&h).await, 1);
+}
