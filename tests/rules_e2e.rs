@@ -26,6 +26,26 @@ const ROLLBACK: &str = r#"  - name: rollback-cleanup
     do: recall
 "#;
 
+/// A temporary folder holding `rules/main.yaml` with `text`.
+struct Folder {
+    dir: tempfile::TempDir,
+    rules_dir: std::path::PathBuf,
+    rules: std::path::PathBuf,
+}
+
+fn folder_with_rules(text: &str) -> Folder {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).expect("creating the rules folder");
+    let rules = rules_dir.join("main.yaml");
+    std::fs::write(&rules, text).expect("writing the rules");
+    Folder {
+        dir,
+        rules_dir,
+        rules,
+    }
+}
+
 /// Writes `text` the way editors and config managers do: a new file renamed
 /// over the old one.
 fn swap_in(file: &Path, text: &str) {
@@ -86,11 +106,11 @@ async fn fire(api: &Api, event: &str, payload: Value) -> Value {
 async fn an_edit_goes_live_and_a_broken_edit_leaves_the_old_rules_in_force() {
     let vendors = SandboxProcess::start(&[]).await;
     let ids = vendors.seed("engagelab", 3, 0).await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_dir.join("main.yaml");
-    std::fs::write(&rules, CLEANUP).unwrap();
+    let Folder {
+        dir,
+        rules_dir,
+        rules,
+    } = folder_with_rules(CLEANUP);
     let config = write_config(dir.path(), &rules_dir, &vendors.addr.to_string());
     let (daemon, api) = serve(&config, "info").await;
     let messages: Vec<Value> = ids
@@ -172,14 +192,9 @@ async fn an_edit_goes_live_and_a_broken_edit_leaves_the_old_rules_in_force() {
 async fn pending_age_recalls_fire_after_a_kill_and_restart() {
     let vendors = SandboxProcess::start(&[]).await;
     let ids = vendors.seed("engagelab", 2, 0).await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    std::fs::write(
-        rules_dir.join("otp.yaml"),
+    let Folder { dir, rules_dir, .. } = folder_with_rules(
         "rules:\n  - name: otp-expiry\n    on: {sent: {tags: [otp]}, after: 3s}\n    do: recall\n",
-    )
-    .unwrap();
+    );
     let config = write_config(dir.path(), &rules_dir, &vendors.addr.to_string());
     let (mut first, api) = serve(&config, "info").await;
     let sent_at = now_ms();
@@ -245,17 +260,13 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn check_and_rules_test_from_the_command_line() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_dir.join("main.yaml");
-    std::fs::write(
-        &rules,
-        format!(
-            "{CLEANUP}  - name: otp-expiry\n    on: {{sent: {{tags: [otp]}}, after: 25h}}\n    do: recall\n"
-        ),
-    )
-    .unwrap();
+    let Folder {
+        dir,
+        rules_dir,
+        rules,
+    } = folder_with_rules(&format!(
+        "{CLEANUP}  - name: otp-expiry\n    on: {{sent: {{tags: [otp]}}, after: 25h}}\n    do: recall\n"
+    ));
     let config = write_config(dir.path(), &rules_dir, "127.0.0.1:9");
     let config = config.to_str().unwrap();
 
@@ -354,11 +365,11 @@ fn check_and_rules_test_from_the_command_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_at_once() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let rules_dir = dir.path().join("rules");
-    std::fs::create_dir(&rules_dir).unwrap();
-    let rules = rules_dir.join("main.yaml");
-    std::fs::write(&rules, CLEANUP).unwrap();
+    let Folder {
+        dir,
+        rules_dir,
+        rules,
+    } = folder_with_rules(CLEANUP);
     // The files are looked at once an hour: only the signal can reload them.
     let config = write_config_polling(dir.path(), &rules_dir, "127.0.0.1:9", "1h");
     let (daemon, api) = serve(&config, "info").await;
