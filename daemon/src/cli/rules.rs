@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::EXIT_CONFIG;
 use crate::config::{Config, StoreUrl};
+use crate::dispatch::past_window;
 use crate::rules::{Env, FireContext, MessageView, RuleSet, Trigger};
 use crate::selector::{Millis, Selector};
 use crate::store::{Preview, SqliteStore, Store as _};
@@ -219,10 +220,8 @@ fn age_verdicts(rules: &RuleSet, env: &Env, message: &MessageFile, now: i64) -> 
                     std::time::UNIX_EPOCH
                         + std::time::Duration::from_millis(u64::try_from(p.due_at_ms).unwrap_or(0)),
                 );
-                let late = window.is_some_and(|w| {
-                    p.due_at_ms - sent_at_ms > i64::try_from(w).unwrap_or(i64::MAX / 1000) * 1000
-                });
-                let expired = if late {
+                // The dispatcher's own test, at the time the recall is due.
+                let expired = if past_window(window, sent_at_ms, p.due_at_ms) {
                     "; past the account's recall window: it will be recorded as expired"
                 } else {
                     ""

@@ -258,8 +258,11 @@ impl Checker<'_> {
                     self.error(location, message);
                 }
             }
+            // The dispatcher's own test, for a recall `after` its sending.
+            let after_ms =
+                |after: &std::time::Duration| i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
             if let (Trigger::Age { after, .. }, Some(window)) = (trigger, facts.recall_window_secs)
-                && after.as_secs() > window
+                && crate::dispatch::past_window(Some(window), 0, after_ms(after))
             {
                 self.warn(
                     location,
