@@ -32,6 +32,8 @@ impl Firer {
         let mut replan = true;
         loop {
             let rules = live.current();
+            // A failed re-plan is retried after a sleep, not in a tight loop.
+            let mut replan_failed = false;
             if replan {
                 replan = false;
                 match self
@@ -47,7 +49,10 @@ impl Firer {
                         );
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::error!("cannot re-plan age recalls: {e}"),
+                    Err(e) => {
+                        tracing::error!("cannot re-plan age recalls: {e}");
+                        replan_failed = true;
+                    }
                 }
             }
             let fired = self
@@ -68,7 +73,7 @@ impl Firer {
                 }
                 Err(e) => tracing::error!("cannot fire age recalls: {e}"),
             }
-            if again || replan {
+            if again || (replan && !replan_failed) {
                 continue;
             }
             let wait = match self.store.next_age_due().await {
