@@ -140,7 +140,8 @@ mod agreement {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::store::{NewMessage, SqliteStore, Store};
+    use crate::store::{JobSpec, NewMessage, SqliteStore, Store};
+    use plugin_api::OperationKind;
 
     const TAGS: [&str; 4] = ["otp", "login", "incident-1", "news"];
     const ACCOUNTS: [&str; 2] = ["a", "b"];
@@ -220,13 +221,34 @@ mod agreement {
                 .map(|m| m.remote_id.clone())
                 .collect();
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let selected: Vec<String> = runtime.block_on(async {
+            let (selected, tasks) = runtime.block_on(async {
                 let store = SqliteStore::open_in_memory().unwrap();
                 store.track(rows, None).await.unwrap();
                 let preview = store.preview(selector.clone(), 100).await.unwrap();
-                preview.sample.into_iter().map(|r| r.remote_id).collect()
+                let selected: Vec<String> = preview.sample.into_iter().map(|r| r.remote_id).collect();
+                // A job selects the same messages, one task each.
+                let spec = JobSpec {
+                    requested_by: "test".into(),
+                    reason: "property".into(),
+                    action: OperationKind::Recall,
+                    selector: selector.clone(),
+                    params: json!(null),
+                    max_messages: 100,
+                    now_ms: 0,
+                };
+                let job = store.create_job(spec, None).await.unwrap();
+                assert_eq!(job.matched, preview.matched);
+                assert_eq!(job.per_account, preview.per_account);
+                let mut tasks = Vec::new();
+                for account in ACCOUNTS {
+                    let claimed = store.claim(account.to_string(), 0, 100).await.unwrap();
+                    tasks.extend(claimed.into_iter().map(|t| t.message.remote_id));
+                }
+                tasks.sort_by_key(|id| id[1..].parse::<usize>().unwrap());
+                (selected, tasks)
             });
-            prop_assert_eq!(expected, selected, "selector {:?}", selector);
+            prop_assert_eq!(&expected, &selected, "selector {:?}", selector);
+            prop_assert_eq!(&expected, &tasks, "the job's tasks, selector {:?}", selector);
         }
     }
 }

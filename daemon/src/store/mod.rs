@@ -7,6 +7,7 @@
 //! `FOR UPDATE SKIP LOCKED` so several daemons can share one ledger.
 
 mod database;
+mod jobs;
 mod progress;
 mod schedules;
 mod schema;

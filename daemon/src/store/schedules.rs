@@ -10,7 +10,8 @@ use plugin_api::OperationKind;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use super::sqlite::{Matched, audit, insert_delivery, insert_job, matched_messages};
+use super::jobs::{self, Matched};
+use super::sqlite::{audit, insert_delivery};
 use super::{Delivery, JobCreated, JobSpec, Planner, StoreError};
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
@@ -85,16 +86,7 @@ pub fn create_jobs(
     let mut results = Vec::with_capacity(specs.len());
     for spec in specs {
         conn.execute_batch("SAVEPOINT rule_job")?;
-        let result = matched_messages(conn, &spec.selector).and_then(|matched| {
-            let count = matched.len() as u64;
-            if count > spec.max_messages {
-                return Err(StoreError::TooManyMessages {
-                    matched: count,
-                    cap: spec.max_messages,
-                });
-            }
-            insert_job(conn, spec, &matched)
-        });
+        let result = jobs::create(conn, spec);
         conn.execute_batch(if result.is_ok() {
             "RELEASE rule_job"
         } else {
@@ -185,7 +177,7 @@ pub fn fire_age(
                 now_ms: now,
             };
             let matched: Vec<Matched> = chunk.iter().map(|(_, m)| m.clone()).collect();
-            let created = insert_job(conn, &spec, &matched)?;
+            let created = jobs::create_for(conn, &spec, &matched)?;
             for (schedule, _) in chunk {
                 mark.execute(params![schedule, created.job_id, now])?;
             }

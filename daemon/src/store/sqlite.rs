@@ -13,7 +13,7 @@ use super::database::{self, Isolation, Op, Ran};
 use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
 use super::select::where_clause;
-use super::{progress, tasks, *};
+use super::{jobs, progress, tasks, *};
 
 /// Operations waiting for the database thread; beyond this, callers wait.
 const QUEUE: usize = 16_384;
@@ -262,15 +262,7 @@ impl Store for SqliteStore {
             if let Some(delivery) = &delivery {
                 insert_delivery(conn, delivery)?;
             }
-            let matched = matched_messages(conn, &spec.selector)?;
-            let count = matched.len() as u64;
-            if count > spec.max_messages {
-                return Err(StoreError::TooManyMessages {
-                    matched: count,
-                    cap: spec.max_messages,
-                });
-            }
-            insert_job(conn, &spec, &matched)
+            jobs::create(conn, &spec)
         }))
     }
 
@@ -379,81 +371,6 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Replanned> {
         Box::pin(self.run(move |conn| schedules::replan_age(conn, &live, &plan, now_ms)))
     }
-}
-
-/// A matched message: (id, account, ledger state).
-pub(super) type Matched = (i64, String, String);
-
-/// Every message `selector` matches.
-pub(super) fn matched_messages(
-    conn: &Connection,
-    selector: &Selector,
-) -> Result<Vec<Matched>, StoreError> {
-    let (clause, values) = where_clause(selector);
-    let mut query = conn.prepare(&format!(
-        "SELECT m.id, m.account, m.state FROM messages m WHERE {clause} ORDER BY m.id"
-    ))?;
-    let matched = query
-        .query_map(params_from_iter(values.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(matched)
-}
-
-/// A job with one task per matched message (id, account, ledger state).
-pub(super) fn insert_job(
-    conn: &Connection,
-    spec: &JobSpec,
-    matched: &[Matched],
-) -> Result<JobCreated, StoreError> {
-    let count = matched.len() as u64;
-    let now = spec.now_ms;
-    let selector = serde_json::to_string(&spec.selector).unwrap_or_default();
-    let params_json = serde_json::to_string(&spec.params).unwrap_or_else(|_| "null".into());
-    conn.prepare_cached(
-        "INSERT INTO jobs (created_at, requested_by, reason, action, selector, params, state, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
-    )?
-    .execute(params![now, spec.requested_by, spec.reason, spec.action.as_str(), selector, params_json, count as i64])?;
-    let job_id = conn.last_insert_rowid();
-    let done_state = message_state(spec.action, TaskState::Done);
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?;
-    let mut per_account: BTreeMap<String, u64> = BTreeMap::new();
-    for (message_id, account, state) in matched {
-        // Never act twice on the daemon's own account: a message this
-        // action already reached is recorded as already done.
-        let task_state = if Some(state.as_str()) == done_state {
-            TaskState::AlreadyDone
-        } else {
-            TaskState::Pending
-        };
-        insert.execute(params![
-            job_id,
-            message_id,
-            account,
-            task_state.as_str(),
-            now
-        ])?;
-        *per_account.entry(account.clone()).or_default() += 1;
-    }
-    let detail = serde_json::json!({"action": spec.action, "reason": spec.reason, "selector": spec.selector, "matched": count});
-    audit(
-        conn,
-        now,
-        "job_created",
-        Some(job_id),
-        None,
-        Some(&spec.requested_by),
-        &detail.to_string(),
-    )?;
-    progress::finish_job_if_done(conn, job_id, now)?;
-    Ok(JobCreated {
-        job_id,
-        matched: count,
-        per_account,
-    })
 }
 
 #[cfg(test)]
