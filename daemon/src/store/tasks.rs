@@ -13,6 +13,12 @@ use super::progress::finish_job_if_done;
 use super::sqlite::{audit, message_state, parse_action};
 use super::{ClaimedTask, StoreError, TaskResult, TaskState};
 
+/// Up to ?3 tasks of account ?1 due at ?2, through the `tasks_pending` index.
+pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta
+     FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
+     WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
+     ORDER BY t.next_at, t.id LIMIT ?3";
+
 /// Takes up to `limit` due tasks of `account`, oldest due first; they become
 /// `running`.
 pub(super) fn claim(
@@ -21,12 +27,7 @@ pub(super) fn claim(
     now_ms: i64,
     limit: u32,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
-    let mut query = conn.prepare_cached(
-        "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta
-         FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
-         WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
-         ORDER BY t.next_at, t.id LIMIT ?3",
-    )?;
+    let mut query = conn.prepare_cached(CLAIM)?;
     let tasks: Vec<ClaimedTask> = query
         .query_map(params![account, now_ms, limit], |r| {
             let action: String = r.get(4)?;
