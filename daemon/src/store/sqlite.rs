@@ -106,7 +106,7 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let op: Op = Box::new(move |conn| {
+        let run = Box::new(move |conn: &Connection| {
             let (result, sound) = database::execute(conn, isolation, f);
             let reply = Box::new(move |committed: bool| {
                 let result = match result {
@@ -119,6 +119,7 @@ impl SqliteStore {
             });
             Ran { reply, sound }
         });
+        let op = Op { isolation, run };
         let queue = match isolation {
             Isolation::Read => &self.reads,
             Isolation::Savepoint | Isolation::Bare => &self.ops,
