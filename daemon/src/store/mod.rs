@@ -6,6 +6,7 @@
 //! PostgreSQL backend can implement the same trait, claiming tasks with
 //! `FOR UPDATE SKIP LOCKED` so several daemons can share one ledger.
 
+mod checkpoint;
 mod database;
 mod jobs;
 mod progress;

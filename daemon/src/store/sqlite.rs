@@ -9,6 +9,7 @@ use plugin_api::OperationKind;
 use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{self, Checkpointer};
 use super::database::{self, Isolation, Op, Ran};
 use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
@@ -32,6 +33,8 @@ pub struct SqliteStore {
     /// The reader thread's queue; the database thread's for an in-memory
     /// database (no other connection can see it).
     reads: mpsc::Sender<Op>,
+    /// Copies the WAL back for a file database (the writer does not).
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -41,7 +44,9 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
         }
-        let ops = Self::start(Connection::open(path)?)?;
+        let writer = Connection::open(path)?;
+        writer.execute_batch(checkpoint::WRITER_PRAGMA)?;
+        let ops = Self::start(writer)?;
         // Opened once the writer has made the file (WAL, schema).
         let reader = Connection::open_with_flags(
             path,
@@ -50,7 +55,12 @@ impl SqliteStore {
         reader.execute_batch(READER_PRAGMAS)?;
         let (reads, rx) = mpsc::channel(QUEUE);
         spawn("recalld-reads", move || database::run_reads(reader, rx))?;
-        Ok(SqliteStore { ops, reads })
+        let checkpointer = Some(Checkpointer::start(path)?);
+        Ok(SqliteStore {
+            ops,
+            reads,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// A private in-memory database (tests, dry runs).
@@ -59,6 +69,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             reads: ops.clone(),
             ops,
+            _checkpointer: None,
         })
     }
 
