@@ -1,7 +1,8 @@
 //! The recorder: writes the results of attempts to the store in batches and
-//! gives each call's concurrency slot back only once its result is durable,
-//! so at a crash at most `concurrency` calls of an account can have reached
-//! the vendor unrecorded.
+//! gives each call's concurrency slot back only once its result is committed,
+//! so at a crash (`kill -9`) at most `concurrency` calls of an account can
+//! have reached the vendor unrecorded. (Results commit without an fsync, see
+//! `store::database`: after a power loss the last ones may be repeated too.)
 //!
 //! One recorder serves every lane. While one write is in the store, the
 //! results that arrive wait and go together in the next one: under load a
