@@ -179,11 +179,18 @@ async fn a_body_without_content_length_is_capped_while_read() {
     use bytes::Bytes;
     let chunks = |n: usize| {
         futures_util::stream::iter(
-            (0..n).map(|_| Ok::<_, warp::Error>(Bytes::from_static(&[b'x'; 1024]))),
+            (0..n).map(|i| Ok::<_, warp::Error>(Bytes::from(vec![b'a' + i as u8; 1024]))),
         )
     };
-    let read = super::super::auth::read_capped(chunks(4), 4096).await;
-    assert_eq!(read.unwrap().len(), 4096);
+    let read = super::super::auth::read_capped(chunks(4), 4096)
+        .await
+        .unwrap();
+    let want: Vec<u8> = (0..4u8).flat_map(|i| [b'a' + i; 1024]).collect();
+    assert_eq!(read, want, "every chunk, in order");
+    let one = super::super::auth::read_capped(chunks(1), 4096)
+        .await
+        .unwrap();
+    assert_eq!(one, vec![b'a'; 1024]);
     assert!(
         super::super::auth::read_capped(chunks(5), 4096)
             .await
