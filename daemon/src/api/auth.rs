@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut as _, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt as _};
 use warp::Filter;
 use warp::Rejection;
@@ -55,20 +55,30 @@ where
     B: bytes::Buf,
 {
     let mut stream = std::pin::pin!(stream);
-    let mut body = BytesMut::new();
+    // A small body comes in one chunk: it is kept as it came (for `Bytes`,
+    // `copy_to_bytes` copies nothing). Only a second chunk starts a buffer.
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    let mut len = 0usize;
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(|e| ApiError::BodyRead(e.to_string()))?;
-        if (body.len() + chunk.remaining()) as u64 > limit {
+        let n = chunk.remaining();
+        if (len + n) as u64 > limit {
             return Err(ApiError::BodyTooLarge { limit }.into());
         }
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            let n = part.len();
-            body.extend_from_slice(part);
-            chunk.advance(n);
+        len += n;
+        match &mut joined {
+            Some(body) => body.put(chunk),
+            None if first.is_empty() => first = chunk.copy_to_bytes(n),
+            None => {
+                let mut body = BytesMut::with_capacity(len);
+                body.extend_from_slice(&first);
+                body.put(chunk);
+                joined = Some(body);
+            }
         }
     }
-    Ok(body.freeze())
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 /// The body (size-limited) and who signed it; 401 rejections otherwise.
@@ -171,7 +181,7 @@ mod tests {
         Arc::new(ClientAuth {
             name: name.into(),
             scheme,
-            keys: vec![key.to_vec()],
+            keys: vec![crate::auth::HmacKey::new(key)],
             scopes: Scopes {
                 events: Vec::new(),
                 actions: vec![],

@@ -28,7 +28,20 @@ fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
 }
 
 /// Parses a JSON body; the error names the field (`messages[2].sent_at`).
+///
+/// Well-formed bodies (nearly all of them) are parsed once with plain
+/// serde_json; only a body that fails is parsed again, tracking the path,
+/// to name the field. Both parses are deterministic, so the second fails
+/// exactly where the first did.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(_) => parse_json_naming_the_field(body),
+    }
+}
+
+/// The slow path of [`parse_json`]: the same parse, tracking where it is.
+fn parse_json_naming_the_field<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let field = e.path().to_string();

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::accounts::Accounts;
+use crate::auth::HmacKey;
 use crate::config::{Config, Scheme, Scopes};
 use crate::metrics::Metrics;
 use crate::rules::live::LiveRules;
@@ -48,8 +49,9 @@ pub fn install_crypto() {
 pub(crate) struct ClientAuth {
     pub name: String,
     pub scheme: Scheme,
-    /// Standard Webhooks: the decoded `whsec_` keys; GitHub: the secret bytes.
-    pub keys: Vec<Vec<u8>>,
+    /// Standard Webhooks: the decoded `whsec_` keys; GitHub: the secret
+    /// bytes; each already keyed into an HMAC state.
+    pub keys: Vec<HmacKey>,
     pub scopes: Scopes,
 }
 
@@ -94,11 +96,12 @@ impl AppState {
                 .enumerate()
                 .map(|(i, secret)| match client.scheme {
                     Scheme::StandardWebhooks => crate::auth::decode_whsec(secret.expose())
+                        .map(|key| HmacKey::new(&key))
                         .map_err(|e| format!("client {}: secrets[{i}]: {e}", client.name)),
                     Scheme::Github if secret.expose().is_empty() => {
                         Err(format!("client {}: secrets[{i}] is empty", client.name))
                     }
-                    Scheme::Github => Ok(secret.expose().as_bytes().to_vec()),
+                    Scheme::Github => Ok(HmacKey::new(secret.expose().as_bytes())),
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             if keys.is_empty() {

@@ -3,7 +3,7 @@
 //! including every rejection, is counted by route template and status.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http::Method;
 use warp::Filter;
@@ -32,7 +32,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The metrics label of a request: `METHOD /template`, or `other` for
 /// paths that are not routes (so unknown paths cannot grow the label set).
-pub(crate) fn route_label(method: &Method, path: &str) -> String {
+pub(crate) fn route_label(method: &Method, path: &str) -> &'static str {
     let matches = |template: &str| {
         let mut want = template.split('/');
         let mut have = path.split('/');
@@ -46,12 +46,19 @@ pub(crate) fn route_label(method: &Method, path: &str) -> String {
     };
     ROUTES
         .iter()
-        .find(|(m, template)| *m == method.as_str() && matches(template))
-        .map_or_else(
-            || "other".to_owned(),
-            |(m, template)| format!("{m} {template}"),
-        )
+        .zip(ROUTE_LABELS.iter())
+        .find(|((m, template), _)| *m == method.as_str() && matches(template))
+        .map_or("other", |(_, label)| label.as_str())
 }
+
+/// `METHOD /template` of each of [`ROUTES`], formatted once rather than for
+/// every request.
+static ROUTE_LABELS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ROUTES
+        .iter()
+        .map(|(method, template)| format!("{method} {template}"))
+        .collect()
+});
 
 fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
@@ -135,7 +142,7 @@ pub fn routes(
     warp::method().and(warp::path::full()).and(answered).map(
         move |method: Method, path: FullPath, response: Response| {
             counter.request(
-                &route_label(&method, path.as_str()),
+                route_label(&method, path.as_str()),
                 response.status().as_u16(),
             );
             response

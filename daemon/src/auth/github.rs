@@ -5,14 +5,13 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{AuthFailure, Verified, header};
+use super::{AuthFailure, HmacKey, Verified, header};
 
 pub const GITHUB_SIGNATURE: &str = "x-hub-signature-256";
 pub const GITHUB_DELIVERY: &str = "x-github-delivery";
 
-fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
-    // Invariant: HMAC accepts keys of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+fn mac(key: &HmacKey, body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = key.mac();
     mac.update(body);
     mac
 }
@@ -21,14 +20,14 @@ fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
 pub fn sign_github(key: &[u8], body: &[u8]) -> String {
     format!(
         "sha256={}",
-        hex::encode(mac(key, body).finalize().into_bytes())
+        hex::encode(mac(&HmacKey::new(key), body).finalize().into_bytes())
     )
 }
 
 pub fn verify_github(
     headers: &http::HeaderMap,
     body: &[u8],
-    keys: &[Vec<u8>],
+    keys: &[HmacKey],
 ) -> Result<Verified, AuthFailure> {
     let signature = header(headers, GITHUB_SIGNATURE)?;
     let delivery = header(headers, GITHUB_DELIVERY)?;
@@ -73,24 +72,28 @@ mod tests {
     #[test]
     fn documented_example_verifies() {
         assert_eq!(sign_github(SECRET, BODY), SIGNATURE);
-        let v = verify_github(&headers(SIGNATURE), BODY, &[SECRET.to_vec()]).unwrap();
+        let v = verify_github(&headers(SIGNATURE), BODY, &[HmacKey::new(SECRET)]).unwrap();
         assert_eq!(v.delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
     }
 
     #[test]
     fn tampering_and_bad_headers_fail() {
         assert_eq!(
-            verify_github(&headers(SIGNATURE), b"Hello, World?", &[SECRET.to_vec()]),
+            verify_github(
+                &headers(SIGNATURE),
+                b"Hello, World?",
+                &[HmacKey::new(SECRET)]
+            ),
             Err(AuthFailure::BadSignature)
         );
         assert_eq!(
-            verify_github(&headers("sha1=abc"), BODY, &[SECRET.to_vec()]),
+            verify_github(&headers("sha1=abc"), BODY, &[HmacKey::new(SECRET)]),
             Err(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))
         );
         let mut h = headers(SIGNATURE);
         h.remove(GITHUB_DELIVERY);
         assert_eq!(
-            verify_github(&h, BODY, &[SECRET.to_vec()]),
+            verify_github(&h, BODY, &[HmacKey::new(SECRET)]),
             Err(AuthFailure::MissingHeader(GITHUB_DELIVERY))
         );
     }

@@ -7,6 +7,9 @@
 mod github;
 mod standard;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 pub use github::{GITHUB_DELIVERY, GITHUB_SIGNATURE, sign_github, verify_github};
 pub use standard::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, decode_whsec, sign_standard, verify_standard,
@@ -45,6 +48,31 @@ impl AuthFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub delivery_id: String,
+}
+
+/// One secret, ready to sign with: the HMAC-SHA256 state after the key
+/// (its inner and outer pads hashed), computed once at config load instead
+/// of once per request.
+#[derive(Clone)]
+pub struct HmacKey(Hmac<Sha256>);
+
+impl HmacKey {
+    pub fn new(key: &[u8]) -> HmacKey {
+        // Invariant: HMAC accepts keys of any length, so new_from_slice cannot fail.
+        HmacKey(Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length"))
+    }
+
+    /// A fresh MAC keyed with this secret, nothing hashed yet.
+    pub(crate) fn mac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
+/// Never prints the key material.
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HmacKey(..)")
+    }
 }
 
 pub(crate) fn header<'a>(

@@ -17,7 +17,7 @@ const SECRET_B64: GeneralPurpose = GeneralPurpose::new(
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{AuthFailure, Verified, header};
+use super::{AuthFailure, HmacKey, Verified, header};
 
 pub const WEBHOOK_ID: &str = "webhook-id";
 pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
@@ -37,9 +37,8 @@ pub fn decode_whsec(secret: &str) -> Result<Vec<u8>, String> {
     Ok(key)
 }
 
-fn mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-    // Invariant: HMAC accepts keys of any length, so new_from_slice cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+fn mac(key: &HmacKey, id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = key.mac();
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.as_bytes());
@@ -50,7 +49,7 @@ fn mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 
 /// The `webhook-signature` value for one key: `v1,<base64>`.
 pub fn sign_standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = mac(key, id, &timestamp.to_string(), body)
+    let tag = mac(&HmacKey::new(key), id, &timestamp.to_string(), body)
         .finalize()
         .into_bytes();
     format!("v1,{}", B64.encode(tag))
@@ -62,7 +61,7 @@ pub fn sign_standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> Strin
 pub fn verify_standard(
     headers: &http::HeaderMap,
     body: &[u8],
-    keys: &[Vec<u8>],
+    keys: &[HmacKey],
     now_secs: i64,
     tolerance: Duration,
 ) -> Result<Verified, AuthFailure> {
@@ -80,18 +79,21 @@ pub fn verify_standard(
     if now_secs.abs_diff(timestamp) > tolerance_secs {
         return Err(AuthFailure::StaleTimestamp { tolerance_secs });
     }
-    let candidates: Vec<Vec<u8>> = signatures
-        .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(|b64| B64.decode(b64).ok())
-        .collect();
-    if candidates.is_empty() {
+    // The `v1,` entries that are base64 (others are ignored); decoded again
+    // for each key rather than collected, so a request allocates nothing here.
+    let candidates = || {
+        signatures
+            .split(' ')
+            .filter_map(|entry| entry.strip_prefix("v1,"))
+            .filter_map(Candidate::decode)
+    };
+    if candidates().next().is_none() {
         return Err(AuthFailure::MalformedHeader(WEBHOOK_SIGNATURE));
     }
     for key in keys {
         let expected = mac(key, id, timestamp_text, body);
-        for candidate in &candidates {
-            if expected.clone().verify_slice(candidate).is_ok() {
+        for candidate in candidates() {
+            if expected.clone().verify_slice(candidate.bytes()).is_ok() {
                 return Ok(Verified {
                     delivery_id: id.to_owned(),
                 });
@@ -99,6 +101,46 @@ pub fn verify_standard(
         }
     }
     Err(AuthFailure::BadSignature)
+}
+
+/// A decoded signature, on the stack. A tag is 32 bytes; a longer entry is
+/// still a candidate (valid base64) but can match no key.
+struct Candidate {
+    buf: [u8; Candidate::MAX],
+    len: usize,
+}
+
+impl Candidate {
+    /// Room for any signature a key could match, with some to spare.
+    const MAX: usize = 64;
+
+    /// `None` when `b64` is not base64 (as `B64.decode` would say).
+    fn decode(b64: &str) -> Option<Candidate> {
+        let mut candidate = Candidate {
+            buf: [0; Candidate::MAX],
+            len: 0,
+        };
+        match B64.decode_slice(b64, &mut candidate.buf) {
+            Ok(len) => {
+                candidate.len = len;
+                Some(candidate)
+            }
+            // Too long for the buffer: keep it (empty, so it matches
+            // nothing) only if it is base64 at all. Rare: no allocation
+            // on the common path.
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                B64.decode(b64).ok().map(|_| Candidate {
+                    buf: [0; Candidate::MAX],
+                    len: 0,
+                })
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => None,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 #[cfg(test)]
@@ -125,13 +167,20 @@ mod tests {
         h
     }
 
-    fn key() -> Vec<u8> {
-        decode_whsec(SECRET).unwrap()
+    fn key() -> HmacKey {
+        HmacKey::new(&decode_whsec(SECRET).unwrap())
+    }
+
+    fn key_of(secret: &str) -> HmacKey {
+        HmacKey::new(&decode_whsec(secret).unwrap())
     }
 
     #[test]
     fn spec_vector_signs_and_verifies() {
-        assert_eq!(sign_standard(&key(), ID, TS, BODY), SIGNATURE);
+        assert_eq!(
+            sign_standard(&decode_whsec(SECRET).unwrap(), ID, TS, BODY),
+            SIGNATURE
+        );
         let verified =
             verify_standard(&headers(ID, TS, SIGNATURE), BODY, &[key()], TS, TOLERANCE).unwrap();
         assert_eq!(verified.delivery_id, ID);
@@ -140,7 +189,7 @@ mod tests {
     #[test]
     fn any_signature_in_the_list_and_any_key_may_match() {
         let list = format!("v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1a,xyz {SIGNATURE}");
-        let other = decode_whsec("whsec_c2VjcmV0LXJvdGF0ZWQ=").unwrap();
+        let other = key_of("whsec_c2VjcmV0LXJvdGF0ZWQ=");
         verify_standard(
             &headers(ID, TS, &list),
             BODY,
@@ -158,7 +207,7 @@ mod tests {
             verify_standard(&h, br#"{"test": 2432232315}"#, &[key()], TS, TOLERANCE),
             Err(AuthFailure::BadSignature)
         );
-        let wrong = decode_whsec("whsec_d3Jvbmctc2VjcmV0").unwrap();
+        let wrong = key_of("whsec_d3Jvbmctc2VjcmV0");
         assert_eq!(
             verify_standard(&h, BODY, &[wrong], TS, TOLERANCE),
             Err(AuthFailure::BadSignature)
@@ -196,6 +245,24 @@ mod tests {
             verify_standard(&h, BODY, &[key()], TS, TOLERANCE),
             Err(AuthFailure::MalformedHeader(WEBHOOK_TIMESTAMP))
         );
+    }
+
+    #[test]
+    fn a_long_base64_signature_is_a_bad_signature_and_long_garbage_is_malformed() {
+        // Longer than any tag (and than the stack buffer it is decoded into).
+        let long = format!("v1,{}", B64.encode([7u8; 100]));
+        assert_eq!(
+            verify_standard(&headers(ID, TS, &long), BODY, &[key()], TS, TOLERANCE),
+            Err(AuthFailure::BadSignature)
+        );
+        let garbage = format!("v1,{}", "*".repeat(140));
+        assert_eq!(
+            verify_standard(&headers(ID, TS, &garbage), BODY, &[key()], TS, TOLERANCE),
+            Err(AuthFailure::MalformedHeader(WEBHOOK_SIGNATURE))
+        );
+        // Still found after a long one.
+        let both = format!("{long} {SIGNATURE}");
+        verify_standard(&headers(ID, TS, &both), BODY, &[key()], TS, TOLERANCE).unwrap();
     }
 
     #[test]

@@ -216,36 +216,52 @@ impl Store for SqliteStore {
         messages: Vec<NewMessage>,
         delivery: Option<Delivery>,
     ) -> StoreFuture<'_, TrackResult> {
-        Box::pin(self.run(move |conn| {
-            if let Some(delivery) = &delivery {
-                insert_delivery(conn, delivery)?;
-            }
-            let now = crate::clock::now_ms();
-            let mut result = TrackResult::default();
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO messages (account, remote_id, sent_at, tags, meta, tracked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (account, remote_id) DO NOTHING",
-            )?;
-            let mut tag = conn.prepare_cached("INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?1, ?2)")?;
-            for message in &messages {
-                let tags = serde_json::to_string(&message.tags).unwrap_or_else(|_| "[]".into());
-                let meta = serde_json::to_string(&message.meta).unwrap_or_else(|_| "null".into());
-                let changed = insert.execute(params![message.account, message.remote_id, message.sent_at_ms, tags, meta, now])?;
-                if changed == 0 {
-                    result.existing += 1;
-                    continue;
+        // Bare, not in a savepoint of its own: the savepoint's sub-journal
+        // copied every page this touches (4 KiB each). It is not needed to
+        // keep a refused request from touching its neighbours: the one
+        // refusal, a replayed delivery id, is found by the first write,
+        // which then wrote nothing, and is answered as a value (`Ok(Err)`)
+        // so the transaction stays sound and its other operations commit.
+        // After that, every statement ignores conflicts, so only a failing
+        // database fails this; then the transaction rolls back and every
+        // operation in it is answered with an error (none is told it
+        // committed), as for the dispatcher's bare writes.
+        Box::pin(async move {
+            self.run_bare(move |conn| {
+                if let Some(delivery) = &delivery {
+                    match insert_delivery(conn, delivery) {
+                        Err(StoreError::Replay) => return Ok(Err(StoreError::Replay)),
+                        other => other?,
+                    }
                 }
-                result.inserted += 1;
-                let id = conn.last_insert_rowid();
-                for t in &message.tags {
-                    tag.execute(params![t, id])?;
+                let now = crate::clock::now_ms();
+                let mut result = TrackResult::default();
+                let mut insert = conn.prepare_cached(
+                    "INSERT INTO messages (account, remote_id, sent_at, tags, meta, tracked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (account, remote_id) DO NOTHING",
+                )?;
+                let mut tag = conn.prepare_cached("INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?1, ?2)")?;
+                for message in &messages {
+                    let tags = serde_json::to_string(&message.tags).unwrap_or_else(|_| "[]".into());
+                    let meta = serde_json::to_string(&message.meta).unwrap_or_else(|_| "null".into());
+                    let changed = insert.execute(params![message.account, message.remote_id, message.sent_at_ms, tags, meta, now])?;
+                    if changed == 0 {
+                        result.existing += 1;
+                        continue;
+                    }
+                    result.inserted += 1;
+                    let id = conn.last_insert_rowid();
+                    for t in &message.tags {
+                        tag.execute(params![t, id])?;
+                    }
+                    if !message.age.is_empty() {
+                        schedules::insert_plans(conn, id, &message.age, now)?;
+                    }
                 }
-                if !message.age.is_empty() {
-                    schedules::insert_plans(conn, id, &message.age, now)?;
-                }
-            }
-            Ok(result)
-        }))
+                Ok(Ok(result))
+            })
+            .await?
+        })
     }
 
     fn record_delivery(&self, delivery: Delivery) -> StoreFuture<'_, ()> {

@@ -179,11 +179,18 @@ async fn a_body_without_content_length_is_capped_while_read() {
     use bytes::Bytes;
     let chunks = |n: usize| {
         futures_util::stream::iter(
-            (0..n).map(|_| Ok::<_, warp::Error>(Bytes::from_static(&[b'x'; 1024]))),
+            (0..n).map(|i| Ok::<_, warp::Error>(Bytes::from(vec![b'a' + i as u8; 1024]))),
         )
     };
-    let read = super::super::auth::read_capped(chunks(4), 4096).await;
-    assert_eq!(read.unwrap().len(), 4096);
+    let read = super::super::auth::read_capped(chunks(4), 4096)
+        .await
+        .unwrap();
+    let want: Vec<u8> = (0..4u8).flat_map(|i| [b'a' + i; 1024]).collect();
+    assert_eq!(read, want, "every chunk, in order");
+    let one = super::super::auth::read_capped(chunks(1), 4096)
+        .await
+        .unwrap();
+    assert_eq!(one, vec![b'a'; 1024]);
     assert!(
         super::super::auth::read_capped(chunks(5), 4096)
             .await
@@ -234,4 +241,52 @@ async fn unauthenticated_probes_answer_without_signatures() {
         (status, code(&answer)),
         (StatusCode::UNAUTHORIZED, "missing_header")
     );
+}
+
+/// Tracking runs bare in the store's transaction (no savepoint of its own):
+/// replays queued together with fresh requests, and so committed in the
+/// same transaction, must be refused alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_sent_together_with_fresh_requests_are_refused_alone() {
+    let h = harness();
+    let body = |n: usize| {
+        serde_json::to_vec(&json!({"messages": [{"account": "ding", "remote_id": format!("r{n}"), "tags": ["batch"]}]}))
+            .unwrap()
+    };
+    let used = fresh_id();
+    let first = signed_at("POST", "/v1/messages", &body(0), BOT, &used, now_secs());
+    assert_eq!(send(&h, first).await.0, StatusCode::OK);
+    // Every third request replays `used` (with a new body: the signature is
+    // valid, only the id was seen); all are in flight at once.
+    let requests = (1..=90).map(|n| {
+        let id = if n % 3 == 0 { used.clone() } else { fresh_id() };
+        let request = signed_at("POST", "/v1/messages", &body(n), BOT, &id, now_secs());
+        let h = &h;
+        async move { (n, send(h, request).await) }
+    });
+    for (n, (status, answer)) in futures_util::future::join_all(requests).await {
+        if n % 3 == 0 {
+            assert_eq!(
+                (status, code(&answer)),
+                (StatusCode::UNAUTHORIZED, "replay"),
+                "{n}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::OK, "{n}: {answer}");
+            assert_eq!(answer, json!({"inserted": 1, "existing": 0}), "{n}");
+        }
+    }
+    let stored = h
+        .store
+        .messages(Some("batch".into()), None, 0, 1000)
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = stored.into_iter().map(|m| m.remote_id).collect();
+    ids.sort();
+    let mut want: Vec<String> = (0..=90)
+        .filter(|n| n % 3 != 0 || *n == 0)
+        .map(|n| format!("r{n}"))
+        .collect();
+    want.sort();
+    assert_eq!(ids, want, "the fresh requests' messages, and no replay's");
 }

@@ -351,3 +351,59 @@ async fn the_ledger_query_names_bad_parameters() {
         assert!(message(&answer).starts_with(field), "{query}: {answer}");
     }
 }
+
+/// `parse_json` parses with plain serde_json first and only re-parses with
+/// the path tracked when that fails: the error must still name the field
+/// exactly as before, and a good body must parse to the same value.
+#[test]
+fn the_fast_json_parse_still_names_the_field_on_error() {
+    use crate::api::ApiError;
+    use crate::api::handlers::parse_json;
+    use crate::api::models::TrackRequest;
+    let field_of = |body: &str| match parse_json::<TrackRequest>(body.as_bytes()) {
+        Err(ApiError::InvalidField { field, message }) => format!("{field}: {message}"),
+        other => panic!("{body}: {other:?}"),
+    };
+    let cases = [
+        (
+            r#"{"messages": [{"account": "ding", "remote_id": "a"}, {"account": "ding", "remote_id": 5}]}"#,
+            "messages[1].remote_id: invalid type: integer `5`, expected a string",
+        ),
+        (
+            r#"{"messages": [{"account": "ding", "remote_id": "a", "sent_at": "yesterday"}]}"#,
+            "messages[0].sent_at: ",
+        ),
+        (
+            r#"{"messages": [{"account": "ding", "remote_id": "a", "colour": "red"}]}"#,
+            "messages[0].colour: unknown field `colour`",
+        ),
+        (
+            r#"{"messages": [{"remote_id": "a"}]}"#,
+            "messages[0]: missing field `account`",
+        ),
+        (r#"{"message": []}"#, "message: unknown field `message`"),
+        ("[]", "body: invalid length 0, expected struct TrackRequest"),
+    ];
+    for (body, want) in cases {
+        let got = field_of(body);
+        assert!(
+            got.starts_with(want),
+            "{body}: {got:?} should start with {want:?}"
+        );
+    }
+    for body in ["", "{", "{\"messages\": []} trailing"] {
+        assert!(
+            matches!(
+                parse_json::<TrackRequest>(body.as_bytes()),
+                Err(ApiError::MalformedJson(_))
+            ),
+            "{body:?}"
+        );
+    }
+    let good = br#"{"messages": [{"account": "ding", "remote_id": "a", "tags": ["x"], "sent_at": 5, "meta": {"k": 1}}]}"#;
+    let parsed = parse_json::<TrackRequest>(good).unwrap();
+    assert_eq!(
+        serde_json::to_value(&parsed).unwrap(),
+        json!({"messages": [{"account": "ding", "remote_id": "a", "tags": ["x"], "sent_at": 5, "meta": {"k": 1}}]})
+    );
+}

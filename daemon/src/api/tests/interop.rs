@@ -89,7 +89,7 @@ fn signatures_of_the_official_library_verify_here() {
                 WEBHOOK_SIGNATURE,
                 HeaderValue::from_str(&signature).unwrap(),
             );
-            let key = decode_whsec(secret).unwrap();
+            let key = crate::auth::HmacKey::new(&decode_whsec(secret).unwrap());
             let verified = verify_standard(
                 &headers,
                 body.as_bytes(),
