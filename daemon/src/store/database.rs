@@ -5,21 +5,22 @@
 //!
 //! An operation runs in one of three ways ([`Isolation`]):
 //! - in its own savepoint: a failure rolls back only its own writes, its
-//!   neighbours commit. API writes run this way: a replayed delivery id must
-//!   not fail the other requests of its batch.
+//!   neighbours commit. Most API writes run this way: a job refused for
+//!   its size must not fail the other requests of its batch.
 //! - bare, straight in the transaction: no savepoint, so no sub-journal copy of
 //!   every page it touches. If it fails, the whole transaction rolls back and
 //!   every operation that ran in it is answered with an error; the operations
-//!   not yet run go on in a fresh transaction. The dispatcher's bookkeeping
-//!   (claims, results) runs this way: it only fails when the database itself
-//!   does.
+//!   not yet run go on in a fresh transaction. Tracking and the
+//!   dispatcher's bookkeeping (claims, results) run this way: they only fail
+//!   when the database itself does (tracking answers a replayed delivery id,
+//!   its first write, as a value).
 //! - as a read, which writes nothing, so its failure concerns only itself.
 //!
-//! Durability follows the operations in a batch. A batch with an operation
-//! in a savepoint (the API's writes, rules, anything a caller is told is
-//! durable) commits with `synchronous = FULL`: the WAL is fsynced before any
-//! reply. A batch of bare operations only (the dispatcher's claims and
-//! results) commits with `synchronous = NORMAL`: the commit is in the WAL
+//! Durability follows the operations in a batch ([`Durability`]). A batch
+//! with an operation a caller outside the daemon is told about (the API's
+//! writes, rule firings) commits with `synchronous = FULL`: the WAL is
+//! fsynced before any reply. A batch of the dispatcher's bookkeeping only
+//! (claims and results) commits with `synchronous = NORMAL`: the commit is in the WAL
 //! file before the reply, so it survives the process being killed, but is
 //! fsynced only by the next FULL commit or checkpoint. A power loss can undo
 //! those last claims and results; their tasks run again and the vendors'
@@ -49,8 +50,7 @@ pub(super) type Reply = Box<dyn FnOnce(bool) + Send>;
 pub(super) enum Isolation {
     /// In a savepoint of its own.
     Savepoint,
-    /// Bare in the transaction; a failure rolls the transaction back. Its
-    /// commit alone needs no fsync (see the module's documentation).
+    /// Bare in the transaction; a failure rolls the transaction back.
     Bare,
     /// Writes nothing.
     Read,
@@ -66,33 +66,36 @@ pub(super) struct Ran {
 
 /// One operation for the database thread.
 pub(super) struct Op {
-    pub isolation: Isolation,
+    /// What its commit must reach before it is answered.
+    pub durability: Durability,
     pub run: Box<dyn FnOnce(&Connection) -> Ran + Send>,
 }
 
-/// How a transaction's commit reaches the disk.
+/// How far an operation's commit must reach before its reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Durability {
-    /// `synchronous = FULL`: fsynced before the reply.
+pub(super) enum Durability {
+    /// `synchronous = FULL`: fsynced before the reply. Everything a caller
+    /// outside the daemon is told about (API writes, rule firings).
     Full,
-    /// `synchronous = NORMAL`: written to the WAL, fsynced later.
-    Normal,
+    /// `synchronous = NORMAL`: written to the WAL before the reply, fsynced
+    /// later. The dispatcher's bookkeeping (claims and results) and reads.
+    Process,
 }
 
 impl Durability {
-    /// What a batch of `ops` needs.
+    /// What a batch of `ops` needs: the most any of them does.
     fn of(ops: &[Op]) -> Durability {
-        if ops.iter().any(|op| op.isolation == Isolation::Savepoint) {
+        if ops.iter().any(|op| op.durability == Durability::Full) {
             Durability::Full
         } else {
-            Durability::Normal
+            Durability::Process
         }
     }
 
     fn pragma(self) -> &'static str {
         match self {
             Durability::Full => "PRAGMA synchronous = FULL",
-            Durability::Normal => "PRAGMA synchronous = NORMAL",
+            Durability::Process => "PRAGMA synchronous = NORMAL",
         }
     }
 }
@@ -252,12 +255,16 @@ mod tests {
             });
             Ran { reply, sound }
         });
-        Op { isolation, run }
+        let durability = match isolation {
+            Isolation::Savepoint => Durability::Full,
+            Isolation::Bare | Isolation::Read => Durability::Process,
+        };
+        Op { durability, run }
     }
 
     /// An operation that reports the connection's `synchronous` setting
     /// (1: NORMAL, 2: FULL) as its value.
-    fn probe(isolation: Isolation, answers: std_mpsc::Sender<Answer>) -> Op {
+    fn probe(durability: Durability, answers: std_mpsc::Sender<Answer>) -> Op {
         let run = Box::new(move |conn: &Connection| {
             let level = conn
                 .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
@@ -267,7 +274,7 @@ mod tests {
             });
             Ran { reply, sound: true }
         });
-        Op { isolation, run }
+        Op { durability, run }
     }
 
     /// Runs `ops` as one batch on a fresh database; the answers by value and
@@ -303,15 +310,15 @@ mod tests {
     }
 
     #[test]
-    fn only_batches_of_bare_operations_commit_without_fsync() {
+    fn only_batches_of_bookkeeping_commit_without_fsync() {
         const NORMAL: i64 = 1;
         const FULL: i64 = 2;
-        let (bare, _) = run_batch(|a| vec![probe(Isolation::Bare, a.clone())]);
-        assert_eq!(bare, vec![(NORMAL, Ok(()))]);
+        let (bookkeeping, _) = run_batch(|a| vec![probe(Durability::Process, a.clone())]);
+        assert_eq!(bookkeeping, vec![(NORMAL, Ok(()))]);
         let (mixed, _) = run_batch(|a| {
             vec![
-                probe(Isolation::Bare, a.clone()),
-                probe(Isolation::Savepoint, a.clone()),
+                probe(Durability::Process, a.clone()),
+                probe(Durability::Full, a.clone()),
             ]
         });
         assert_eq!(mixed, vec![(FULL, Ok(())), (FULL, Ok(()))]);
@@ -326,13 +333,13 @@ mod tests {
         let (tx, rx) = mpsc::channel(16);
         let writer = std::thread::spawn(move || run(conn, rx));
         // One operation at a time: each is a batch of its own.
-        for isolation in [Isolation::Bare, Isolation::Savepoint, Isolation::Bare] {
-            tx.blocking_send(probe(isolation, answers.clone()))
+        for durability in [Durability::Process, Durability::Full, Durability::Process] {
+            tx.blocking_send(probe(durability, answers.clone()))
                 .ok()
                 .unwrap();
             let (level, _) = answered.recv().unwrap();
-            let expected = if isolation == Isolation::Bare { 1 } else { 2 };
-            assert_eq!(level, expected, "{isolation:?}");
+            let expected = if durability == Durability::Full { 2 } else { 1 };
+            assert_eq!(level, expected, "{durability:?}");
         }
         drop(tx);
         writer.join().unwrap();

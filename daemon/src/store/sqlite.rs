@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, Checkpointer};
-use super::database::{self, Isolation, Op, Ran};
+use super::database::{self, Durability, Isolation, Op, Ran};
 use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
 use super::select::where_clause;
@@ -83,23 +83,33 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the database thread inside the current batch, in a
-    /// savepoint of its own.
+    /// savepoint of its own; the reply waits for the fsync.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.submit(Isolation::Savepoint, f).await
+        self.submit(Isolation::Savepoint, Durability::Full, f).await
     }
 
     /// Runs `f` bare in the current batch: for writes that fail only when the
-    /// database does (see [`Isolation::Bare`]).
+    /// database does (see [`Isolation::Bare`]); the reply waits for the fsync.
     async fn run_bare<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.submit(Isolation::Bare, f).await
+        self.submit(Isolation::Bare, Durability::Full, f).await
+    }
+
+    /// The dispatcher's claims and results: bare, and answered once in the
+    /// WAL (they survive the process, see [`Durability::Process`]).
+    async fn run_bookkeeping<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Isolation::Bare, Durability::Process, f).await
     }
 
     /// Runs `f`, which writes nothing, on the reader thread.
@@ -108,10 +118,15 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.submit(Isolation::Read, f).await
+        self.submit(Isolation::Read, Durability::Process, f).await
     }
 
-    async fn submit<T, F>(&self, isolation: Isolation, f: F) -> Result<T, StoreError>
+    async fn submit<T, F>(
+        &self,
+        isolation: Isolation,
+        durability: Durability,
+        f: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -130,7 +145,7 @@ impl SqliteStore {
             });
             Ran { reply, sound }
         });
-        let op = Op { isolation, run };
+        let op = Op { durability, run };
         let queue = match isolation {
             Isolation::Read => &self.reads,
             Isolation::Savepoint | Isolation::Bare => &self.ops,
@@ -295,11 +310,11 @@ impl Store for SqliteStore {
     }
 
     fn claim(&self, account: String, now_ms: i64, limit: u32) -> StoreFuture<'_, Vec<ClaimedTask>> {
-        Box::pin(self.run_bare(move |conn| tasks::claim(conn, &account, now_ms, limit)))
+        Box::pin(self.run_bookkeeping(move |conn| tasks::claim(conn, &account, now_ms, limit)))
     }
 
     fn finish(&self, results: Vec<TaskResult>) -> StoreFuture<'_, ()> {
-        Box::pin(self.run_bare(move |conn| tasks::finish(conn, &results)))
+        Box::pin(self.run_bookkeeping(move |conn| tasks::finish(conn, &results)))
     }
 
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>> {
@@ -450,5 +465,23 @@ mod tests {
         let rows = read.expect("the read waited for the writer").unwrap();
         assert_eq!(rows.len(), 1, "the read sees what was committed");
         writer.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn api_writes_wait_for_the_fsync_and_bookkeeping_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let level = |conn: &Connection| {
+            Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?)
+        };
+        // 2: FULL, 1: NORMAL.
+        assert_eq!(store.run(level).await.unwrap(), 2, "savepoint writes");
+        assert_eq!(store.run_bare(level).await.unwrap(), 2, "tracking");
+        assert_eq!(
+            store.run_bookkeeping(level).await.unwrap(),
+            1,
+            "claims and results"
+        );
+        assert_eq!(store.run_bare(level).await.unwrap(), 2, "and back");
     }
 }
