@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
@@ -32,16 +33,13 @@ impl Dispatcher {
         while finished.recv_many(&mut batch, most).await > 0 {
             let (results, slots): (Vec<TaskResult>, Vec<OwnedSemaphorePermit>) =
                 batch.drain(..).map(|f| (f.result, f.slot)).unzip();
-            let count = results.len();
             // Accounts with a task to retry: their lanes look for due tasks again.
             let retrying: BTreeSet<String> = results
                 .iter()
                 .filter(|r| r.state == TaskState::Pending)
                 .map(|r| r.account.clone())
                 .collect();
-            if let Err(e) = self.store.finish(results).await {
-                tracing::error!(results = count, "cannot record results: {e}");
-            }
+            self.finish_until_written(results).await;
             // Only now may other calls take the slots.
             drop(slots);
             for account in &retrying {
@@ -50,6 +48,36 @@ impl Dispatcher {
         }
     }
 }
+
+impl Dispatcher {
+    /// Writes `results`, retrying while the store refuses (a full disk, an
+    /// I/O error). The calls keep their slots meanwhile, so the lanes make no
+    /// vendor call whose result could not be recorded either, and the tasks
+    /// do not stay `running` until the next start. Ends when the write
+    /// succeeds, or is abandoned by the shutdown's grace period (the tasks
+    /// are then handed back at the next start).
+    async fn finish_until_written(&self, results: Vec<TaskResult>) {
+        let mut wait = RETRY_FIRST;
+        loop {
+            match self.store.finish(results.clone()).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(
+                        results = results.len(),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "cannot record results: {e}"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+}
+
+/// The first wait before writing results again, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
@@ -77,6 +105,8 @@ mod tests {
         entered: AtomicUsize,
         /// Results per `finish` call, in order.
         batches: Mutex<Vec<usize>>,
+        /// `finish` calls still to fail, as a database error.
+        failures: AtomicUsize,
     }
 
     impl Store for Gated {
@@ -84,6 +114,13 @@ mod tests {
             Box::pin(async move {
                 self.entered.fetch_add(1, Ordering::SeqCst);
                 self.gate.acquire().await.expect("open gate").forget();
+                let fail = self
+                    .failures
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if fail {
+                    return Err(StoreError::Database("disk full".into()));
+                }
                 self.batches.lock().unwrap().push(results.len());
                 self.inner.finish(results).await
             })
@@ -213,6 +250,7 @@ mod tests {
             gate: Semaphore::new(0),
             entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
+            failures: AtomicUsize::new(0),
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&store) as Arc<dyn Store>,
@@ -261,6 +299,76 @@ mod tests {
         assert_eq!(
             (progress.state.as_str(), progress.counts.recalled),
             ("done", 3)
+        );
+        drop(finished);
+        recorder.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_is_retried_and_its_slot_waits_for_it() {
+        let inner = SqliteStore::open_in_memory().unwrap();
+        let message = NewMessage {
+            account: "a".into(),
+            remote_id: "1".into(),
+            sent_at_ms: 1_000,
+            tags: vec!["x".into()],
+            meta: json!(null),
+            age: Vec::new(),
+        };
+        inner.track(vec![message], None).await.unwrap();
+        let spec = JobSpec {
+            requested_by: "test".into(),
+            reason: "because".into(),
+            action: OperationKind::Recall,
+            selector: serde_json::from_value(json!({"tags": ["x"]})).unwrap(),
+            params: json!(null),
+            max_messages: 10,
+            now_ms: 5_000,
+        };
+        let job = inner.create_job(spec, None).await.unwrap().job_id;
+        let tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
+        let store = Arc::new(Gated {
+            inner,
+            gate: Semaphore::new(Semaphore::MAX_PERMITS),
+            entered: AtomicUsize::new(0),
+            batches: Mutex::new(Vec::new()),
+            failures: AtomicUsize::new(2),
+        });
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Default::default(),
+            Arc::new(Metrics::new()),
+            DispatchConfig::default(),
+        )
+        .unwrap();
+        let slots = Arc::new(Semaphore::new(1));
+        let (finished, results) = mpsc::channel(1);
+        let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
+        let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+        finished
+            .send(Finished {
+                result: done(&tasks[0]),
+                slot,
+            })
+            .await
+            .unwrap();
+
+        until("the first refusal", || {
+            store.entered.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        assert_eq!(slots.available_permits(), 0, "refused: the slot is held");
+        until("the slot", || slots.available_permits() == 1).await;
+        assert_eq!(
+            store.entered.load(Ordering::SeqCst),
+            3,
+            "two refusals, then the write"
+        );
+        assert_eq!(*store.batches.lock().unwrap(), [1]);
+        let progress = store.job(job).await.unwrap().unwrap();
+        assert_eq!(
+            (progress.state.as_str(), progress.counts.recalled),
+            ("done", 1)
         );
         drop(finished);
         recorder.await.unwrap();
