@@ -9,6 +9,7 @@
 mod checkpoint;
 mod database;
 mod jobs;
+mod ledger;
 mod progress;
 mod schedules;
 mod schema;

@@ -11,7 +11,8 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::jobs::{self, Matched};
-use super::sqlite::{audit, insert_delivery};
+use super::ledger::insert_delivery;
+use super::sqlite::audit;
 use super::{Delivery, JobCreated, JobSpec, Planner, StoreError};
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;

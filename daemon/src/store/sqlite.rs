@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use plugin_api::OperationKind;
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, Checkpointer};
 use super::database::{self, Durability, Isolation, Op, Ran};
+use super::ledger::{self, insert_delivery};
 use super::schedules;
 use super::schema::{PRAGMAS, SCHEMA};
-use super::select::where_clause;
 use super::{jobs, progress, tasks, *};
 
 /// Operations waiting for the database thread; beyond this, callers wait.
@@ -163,17 +163,6 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError
         .map_err(|e| StoreError::Database(format!("cannot start the {name} thread: {e}")))
 }
 
-pub(super) fn insert_delivery(conn: &Connection, delivery: &Delivery) -> Result<(), StoreError> {
-    let inserted = conn
-        .prepare_cached("INSERT INTO deliveries (client, id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")?
-        .execute(params![delivery.client, delivery.id, delivery.expires_at_ms])?;
-    if inserted == 0 {
-        Err(StoreError::Replay)
-    } else {
-        Ok(())
-    }
-}
-
 pub(super) fn audit(
     conn: &Connection,
     at: i64,
@@ -209,73 +198,16 @@ pub(super) fn message_state(action: OperationKind, state: TaskState) -> Option<&
     })
 }
 
-fn row_to_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
-    let tags: String = row.get(4)?;
-    let meta: String = row.get(5)?;
-    Ok(MessageRow {
-        id: row.get(0)?,
-        account: row.get(1)?,
-        remote_id: row.get(2)?,
-        sent_at_ms: row.get(3)?,
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
-        state: row.get(6)?,
-    })
-}
-
-const MESSAGE_COLUMNS: &str = "m.id, m.account, m.remote_id, m.sent_at, m.tags, m.meta, m.state";
-
 impl Store for SqliteStore {
     fn track(
         &self,
         messages: Vec<NewMessage>,
         delivery: Option<Delivery>,
     ) -> StoreFuture<'_, TrackResult> {
-        // Bare, not in a savepoint of its own: the savepoint's sub-journal
-        // copied every page this touches (4 KiB each). It is not needed to
-        // keep a refused request from touching its neighbours: the one
-        // refusal, a replayed delivery id, is found by the first write,
-        // which then wrote nothing, and is answered as a value (`Ok(Err)`)
-        // so the transaction stays sound and its other operations commit.
-        // After that, every statement ignores conflicts, so only a failing
-        // database fails this; then the transaction rolls back and every
-        // operation in it is answered with an error (none is told it
-        // committed), as for the dispatcher's bare writes.
+        // Bare, not in a savepoint: see `ledger::track`.
         Box::pin(async move {
-            self.run_bare(move |conn| {
-                if let Some(delivery) = &delivery {
-                    match insert_delivery(conn, delivery) {
-                        Err(StoreError::Replay) => return Ok(Err(StoreError::Replay)),
-                        other => other?,
-                    }
-                }
-                let now = crate::clock::now_ms();
-                let mut result = TrackResult::default();
-                let mut insert = conn.prepare_cached(
-                    "INSERT INTO messages (account, remote_id, sent_at, tags, meta, tracked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (account, remote_id) DO NOTHING",
-                )?;
-                let mut tag = conn.prepare_cached("INSERT OR IGNORE INTO message_tags (tag, message_id) VALUES (?1, ?2)")?;
-                for message in &messages {
-                    let tags = serde_json::to_string(&message.tags).unwrap_or_else(|_| "[]".into());
-                    let meta = serde_json::to_string(&message.meta).unwrap_or_else(|_| "null".into());
-                    let changed = insert.execute(params![message.account, message.remote_id, message.sent_at_ms, tags, meta, now])?;
-                    if changed == 0 {
-                        result.existing += 1;
-                        continue;
-                    }
-                    result.inserted += 1;
-                    let id = conn.last_insert_rowid();
-                    for t in &message.tags {
-                        tag.execute(params![t, id])?;
-                    }
-                    if !message.age.is_empty() {
-                        schedules::insert_plans(conn, id, &message.age, now)?;
-                    }
-                }
-                Ok(Ok(result))
-            })
-            .await?
+            self.run_bare(move |conn| ledger::track(conn, &messages, delivery.as_ref()))
+                .await?
         })
     }
 
@@ -284,20 +216,7 @@ impl Store for SqliteStore {
     }
 
     fn preview(&self, selector: Selector, sample: u32) -> StoreFuture<'_, Preview> {
-        Box::pin(self.read(move |conn| {
-            let (clause, values) = where_clause(&selector);
-            let mut preview = Preview::default();
-            let mut counts = conn.prepare(&format!("SELECT m.account, count(*) FROM messages m WHERE {clause} GROUP BY m.account"))?;
-            let rows = counts.query_map(params_from_iter(values.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            for row in rows {
-                let (account, n) = row?;
-                preview.matched += n as u64;
-                preview.per_account.insert(account, n as u64);
-            }
-            let mut list = conn.prepare(&format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {clause} ORDER BY m.id LIMIT {sample}"))?;
-            preview.sample = list.query_map(params_from_iter(values.iter()), row_to_message)?.collect::<Result<_, _>>()?;
-            Ok(preview)
-        }))
+        Box::pin(self.read(move |conn| ledger::preview(conn, &selector, sample)))
     }
 
     fn create_job(&self, spec: JobSpec, delivery: Option<Delivery>) -> StoreFuture<'_, JobCreated> {
@@ -338,24 +257,7 @@ impl Store for SqliteStore {
         after_id: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<MessageRow>> {
-        Box::pin(self.read(move |conn| {
-            let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id > ?1");
-            let mut values: Vec<rusqlite::types::Value> = vec![after_id.into()];
-            if let Some(tag) = tag {
-                sql.push_str(" AND m.id IN (SELECT message_id FROM message_tags WHERE tag = ?)");
-                values.push(tag.into());
-            }
-            if let Some(account) = account {
-                sql.push_str(" AND m.account = ?");
-                values.push(account.into());
-            }
-            sql.push_str(&format!(" ORDER BY m.id LIMIT {limit}"));
-            let mut query = conn.prepare(&sql)?;
-            let rows = query
-                .query_map(params_from_iter(values.iter()), row_to_message)?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
-        }))
+        Box::pin(self.read(move |conn| ledger::messages(conn, tag, account, after_id, limit)))
     }
 
     fn recover(&self) -> StoreFuture<'_, u64> {
