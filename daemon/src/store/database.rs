@@ -137,8 +137,8 @@ fn savepoint<T>(
     }
 }
 
-/// A cached statement: savepoints are opened and closed for most operations,
-/// so they are parsed once, not every time.
+/// A cached statement: transactions and savepoints are opened and closed
+/// for most operations, so they are parsed once, not every time.
 fn statement(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
@@ -188,7 +188,7 @@ fn serve(conn: &Connection, mut rx: mpsc::Receiver<Op>, begin: &str, writer: boo
 /// Runs operations from `ops` in one transaction, until they run out or one
 /// leaves the transaction unsound (the rest wait for the next transaction).
 fn transaction(conn: &Connection, begin: &str, ops: &mut impl Iterator<Item = Op>) {
-    if let Err(e) = conn.execute_batch(begin) {
+    if let Err(e) = statement(conn, begin) {
         tracing::error!("store: cannot begin a transaction: {e}");
         // Dropping the operations answers their callers with an error.
         ops.for_each(drop);
@@ -205,14 +205,14 @@ fn transaction(conn: &Connection, begin: &str, ops: &mut impl Iterator<Item = Op
         }
     }
     let committed = sound
-        && match conn.execute_batch("COMMIT") {
+        && match statement(conn, "COMMIT") {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!("store: commit failed: {e}");
                 false
             }
         };
-    if !committed && let Err(e) = conn.execute_batch("ROLLBACK") {
+    if !committed && let Err(e) = statement(conn, "ROLLBACK") {
         tracing::error!("store: rollback failed: {e}");
     }
     for reply in replies {
