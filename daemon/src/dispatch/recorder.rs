@@ -220,10 +220,16 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn slots_come_back_only_once_their_results_are_written_and_waiting_results_go_together() {
+    /// A job of `n` messages tagged `x` on account `a`, its tasks claimed,
+    /// behind a [`Gated`] store with `gate` permits and `failures` refusals,
+    /// and a dispatcher over it.
+    async fn claimed_job(
+        n: usize,
+        gate: usize,
+        failures: usize,
+    ) -> (Arc<Gated>, Arc<Dispatcher>, i64, Vec<ClaimedTask>) {
         let inner = SqliteStore::open_in_memory().unwrap();
-        let messages = (1..=3)
+        let messages = (1..=n)
             .map(|i| NewMessage {
                 account: "a".into(),
                 remote_id: i.to_string(),
@@ -247,10 +253,10 @@ mod tests {
         let tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
         let store = Arc::new(Gated {
             inner,
-            gate: Semaphore::new(0),
+            gate: Semaphore::new(gate),
             entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
-            failures: AtomicUsize::new(0),
+            failures: AtomicUsize::new(failures),
         });
         let dispatcher = Dispatcher::new(
             Arc::clone(&store) as Arc<dyn Store>,
@@ -259,6 +265,12 @@ mod tests {
             DispatchConfig::default(),
         )
         .unwrap();
+        (store, dispatcher, job, tasks)
+    }
+
+    #[tokio::test]
+    async fn slots_come_back_only_once_their_results_are_written_and_waiting_results_go_together() {
+        let (store, dispatcher, job, tasks) = claimed_job(3, 0, 0).await;
         let slots = Arc::new(Semaphore::new(3));
         let (finished, results) = mpsc::channel(3);
         let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
@@ -306,41 +318,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_write_is_retried_and_its_slot_waits_for_it() {
-        let inner = SqliteStore::open_in_memory().unwrap();
-        let message = NewMessage {
-            account: "a".into(),
-            remote_id: "1".into(),
-            sent_at_ms: 1_000,
-            tags: vec!["x".into()],
-            meta: json!(null),
-            age: Vec::new(),
-        };
-        inner.track(vec![message], None).await.unwrap();
-        let spec = JobSpec {
-            requested_by: "test".into(),
-            reason: "because".into(),
-            action: OperationKind::Recall,
-            selector: serde_json::from_value(json!({"tags": ["x"]})).unwrap(),
-            params: json!(null),
-            max_messages: 10,
-            now_ms: 5_000,
-        };
-        let job = inner.create_job(spec, None).await.unwrap().job_id;
-        let tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
-        let store = Arc::new(Gated {
-            inner,
-            gate: Semaphore::new(Semaphore::MAX_PERMITS),
-            entered: AtomicUsize::new(0),
-            batches: Mutex::new(Vec::new()),
-            failures: AtomicUsize::new(2),
-        });
-        let dispatcher = Dispatcher::new(
-            Arc::clone(&store) as Arc<dyn Store>,
-            Default::default(),
-            Arc::new(Metrics::new()),
-            DispatchConfig::default(),
-        )
-        .unwrap();
+        let (store, dispatcher, job, tasks) = claimed_job(1, Semaphore::MAX_PERMITS, 2).await;
         let slots = Arc::new(Semaphore::new(1));
         let (finished, results) = mpsc::channel(1);
         let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
