@@ -86,6 +86,22 @@ fn checkpoint(conn: &Connection) {
 mod tests {
     use super::*;
 
+    /// Whether the WAL index (the `-shm` file) says every frame of the WAL
+    /// is copied into the database: `mxFrame` (the header's bytes 16..20)
+    /// equals `nBackfill` (bytes 96..100 after the two header copies), both
+    /// in native byte order. Reading it checkpoints nothing.
+    fn fully_backfilled(shm: &Path) -> bool {
+        let Ok(index) = std::fs::read(shm) else {
+            return false;
+        };
+        let word = |at: usize| {
+            index
+                .get(at..at + 4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        matches!((word(16), word(96)), (Some(max), Some(backfill)) if max > 0 && max == backfill)
+    }
+
     fn size(path: &Path) -> u64 {
         std::fs::metadata(path).map_or(0, |m| m.len())
     }
@@ -129,14 +145,21 @@ mod tests {
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .unwrap();
         let pages = u64::try_from(pages).unwrap();
+        let shm = dir.path().join("t.db-shm");
+        assert!(!fully_backfilled(&shm), "nothing is copied yet");
         let checkpointer = Checkpointer::start(&path).unwrap();
         let copied = (0..200).any(|_| {
             std::thread::sleep(Duration::from_millis(50));
             size(&path) >= pages * 4096
         });
         assert!(copied, "the checkpointer copied the WAL into the database");
-        // Let the checkpoint that copied the last page finish.
-        std::thread::sleep(INTERVAL * 2);
+        // The checkpoint that copied the last page has finished when the
+        // WAL index says every frame is backfilled.
+        let finished = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            fully_backfilled(&shm)
+        });
+        assert!(finished, "the checkpoint finished");
         // Everything was copied, so the same writes again start the WAL over
         // (about the same size) instead of appending (twice the size).
         write(&writer, 800);
