@@ -125,11 +125,7 @@ mod tests {
         );
         let done = plan(&conn, progress::JOB_DONE, 2);
         assert!(done.contains("USING INDEX tasks_open"), "{done}");
-        let due = plan(
-            &conn,
-            "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'",
-            1,
-        );
+        let due = plan(&conn, tasks::NEXT_DUE, 1);
         assert!(due.contains("tasks_pending"), "{due}");
     }
 

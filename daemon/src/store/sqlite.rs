@@ -237,11 +237,10 @@ impl Store for SqliteStore {
     }
 
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>> {
-        Box::pin(self.run(move |conn| {
+        // A read for the dispatcher: it needs no savepoint and no fsync.
+        Box::pin(self.run_bookkeeping(move |conn| {
             Ok(conn
-                .prepare_cached(
-                    "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'",
-                )?
+                .prepare_cached(tasks::NEXT_DUE)?
                 .query_row(params![account], |r| r.get::<_, Option<i64>>(0))?)
         }))
     }

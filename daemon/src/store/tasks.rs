@@ -19,6 +19,10 @@ pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts,
      WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
      ORDER BY t.next_at, t.id LIMIT ?3";
 
+/// When account ?1's next pending task is due, through `tasks_pending`.
+pub(super) const NEXT_DUE: &str =
+    "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'";
+
 /// Takes up to `limit` due tasks of `account`, oldest due first; they become
 /// `running`.
 pub(super) fn claim(
