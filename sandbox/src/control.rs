@@ -92,6 +92,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
         dingtalk: lock(&shared.dingtalk).stats(),
         engagelab: lock(&shared.engagelab).stats(),
         jpush: lock(&shared.jpush).stats(),
+        latency: shared.held.snapshot(),
     }
 }
 

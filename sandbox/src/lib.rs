@@ -28,6 +28,7 @@ mod clock;
 mod codes;
 mod config;
 mod control;
+mod delay;
 mod dingtalk;
 mod engagelab;
 mod faults;
@@ -55,7 +56,7 @@ pub use config::{
     JPushConfig, OverLimit, RateLimitedRule, RateLimits, RepeatRecall, TimeoutRule,
 };
 pub use control::{SeedRequest, SeedResponse};
-pub use stats::{Stats, VendorStats};
+pub use stats::{LatencyStats, Stats, VendorStats};
 pub use vendor::Vendor;
 
 /// A running simulator. Cloning is cheap and every clone shares the state.
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     pub(crate) jpush: Mutex<push::Store>,
     /// Where every fault and jitter sequence stands.
     pub(crate) faults: Mutex<faults::Injector>,
+    /// What the injected latency asked and held.
+    pub(crate) held: delay::Held,
 }
 
 /// Locks a vendor's state. A handler that panicked mid-update leaves the state
@@ -143,6 +146,7 @@ impl Sandbox {
                 engagelab: Mutex::new(push::Store::new(push::Flavor::EngageLab)),
                 jpush: Mutex::new(push::Store::new(push::Flavor::JPush)),
                 faults: Mutex::new(injector),
+                held: delay::Held::default(),
             }),
         }
     }
@@ -233,6 +237,7 @@ impl Sandbox {
         lock(&self.inner.dingtalk).reset();
         lock(&self.inner.engagelab).reset();
         lock(&self.inner.jpush).reset();
+        self.inner.held.reset();
     }
 
     /// Approves a Feishu notification waiting in review, as the helpdesk owner

@@ -4,7 +4,7 @@
 //! to (or answers with the fault instead).
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -13,7 +13,7 @@ use warp::http::{HeaderMap, Method};
 use warp::path::FullPath;
 
 use crate::wire::{self, Request, Response};
-use crate::{Sandbox, Vendor, control, dingtalk, engagelab, faults, feishu, jpush};
+use crate::{Sandbox, Vendor, control, delay, dingtalk, engagelab, faults, feishu, jpush};
 
 /// Every route of every vendor plus the controls; never rejects.
 pub(crate) fn filter(
@@ -53,6 +53,9 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
+    // The injected latency counts from the request's arrival: reading its
+    // body is inside it.
+    let arrived = Instant::now();
     let limit = sandbox.inner.config().max_body_bytes;
     let body = match read_body(body, limit).await {
         Ok(body) => body,
@@ -79,7 +82,9 @@ where
     let (fault, jitter_ms) = faults::plan(shared, &config, target);
     let latency_ms = config.latency_ms.saturating_add(jitter_ms);
     if latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+        let asked = Duration::from_millis(latency_ms);
+        delay::until(arrived + asked).await;
+        shared.held.record(asked, arrived.elapsed());
     }
     match (fault, target) {
         (Some(kind), Some((vendor, endpoint))) => {

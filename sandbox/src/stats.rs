@@ -14,6 +14,21 @@ pub struct Stats {
     pub dingtalk: VendorStats,
     pub engagelab: VendorStats,
     pub jpush: VendorStats,
+    /// The injected latency, over every vendor.
+    #[serde(default)]
+    pub latency: LatencyStats,
+}
+
+/// What the injected latency (`latency_ms` plus jitter) asked and what the
+/// sandbox held, summed over the vendor requests that waited; `held_us /
+/// calls` is the latency a client really saw added.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub calls: u64,
+    pub asked_us: u64,
+    pub held_us: u64,
+    /// The most one request was held past what it was asked.
+    pub most_late_us: u64,
 }
 
 /// Counters for one vendor since the sandbox started (or was reset).

@@ -61,6 +61,9 @@ pub struct Recall {
     pub duplicates: u64,
     /// The direct reference, before and after the job.
     pub reference: Vec<Direct>,
+    /// The latency the sandbox held the job's calls (`most_late_us` is over
+    /// the whole run, references included).
+    pub held: sandbox::LatencyStats,
 }
 
 /// One run of the direct-calls reference.
@@ -155,6 +158,7 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
     let outcome = control.block_on(async {
         let tracking = track_all(&api, Arc::new(messages), TAG, sent_at, plan.track_batch, 2).await?;
         vendors.take_arrivals();
+        let held_before = vendors.sandbox.stats().latency;
         let closed_before = time_wait_towards(vendors.addr.port());
         let before = cpu::Snapshot::now();
         let (started, started_ms) = (Instant::now(), now_ms());
@@ -165,17 +169,19 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         let job_id = answer["job_id"].as_i64().context("no job_id in the answer")?;
         let progress = wait_done(&api, job_id, started + plan.deadline, plan.poll).await?;
         let busy = cpu::Snapshot::now().busy_since(&before);
+        let held = held_since(&held_before, &vendors.sandbox.stats().latency);
         let busy_wall = started.elapsed();
         let closed = time_wait_towards(vendors.addr.port()).saturating_sub(closed_before);
         let finished = progress["finished_at_ms"].as_i64().context("a done job without finished_at_ms")?;
         let elapsed = Duration::from_millis(u64::try_from(finished - started_ms).unwrap_or(0));
-        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed))
+        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed, held))
     });
     drop(api);
     daemon_runtime.block_on(daemon.stop());
     let mut arrivals = vendors.take_arrivals();
     arrivals.sort_unstable();
-    let (tracking, accepted, progress, elapsed, busy, busy_wall, connections_closed) = outcome?;
+    let (tracking, accepted, progress, elapsed, busy, busy_wall, connections_closed, held) =
+        outcome?;
     if plan.reference > 0 {
         measure(after)?;
     }
@@ -212,7 +218,21 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         recalled,
         duplicates,
         reference,
+        held,
     })
+}
+
+/// The latency held between two snapshots of the sandbox's counters.
+fn held_since(
+    before: &sandbox::LatencyStats,
+    now: &sandbox::LatencyStats,
+) -> sandbox::LatencyStats {
+    sandbox::LatencyStats {
+        calls: now.calls - before.calls,
+        asked_us: now.asked_us - before.asked_us,
+        held_us: now.held_us - before.held_us,
+        most_late_us: now.most_late_us,
+    }
 }
 
 /// IPv4 sockets of this host in TIME_WAIT whose remote port is `port`

@@ -260,6 +260,19 @@ fn bound(args: &FanoutArgs, report: &mut Report) -> anyhow::Result<()> {
         recall.recalled,
         recall.duplicates
     ));
+    let held = &recall.held;
+    let calls = held.calls.max(1) as f64;
+    report.value(
+        "fanout_sandbox_held_ms",
+        json!(round(held.held_us as f64 / calls / 1000.0, 3)),
+    );
+    report.note(format!(
+        "part 1: the sandbox held the job's {} calls {:.3} ms on average (asked {:.3} ms; the latest was {} us late); the bound uses the asked latency",
+        held.calls,
+        held.held_us as f64 / calls / 1000.0,
+        held.asked_us as f64 / calls / 1000.0,
+        held.most_late_us
+    ));
     report.note(format!(
         "part 1: CPU during the recall, cores busy per thread pool: {}",
         cpu::describe(&recall.busy)
