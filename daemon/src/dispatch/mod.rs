@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use executor::Executor;
@@ -29,6 +29,7 @@ use crate::config::DispatchConfig;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedTask, Store, TaskResult, TaskState};
 use lane::Lane;
+use recorder::Finished;
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -88,11 +89,28 @@ impl Dispatcher {
     /// Runs until `shutdown` turns true, then lets in-flight calls finish
     /// within the grace period and hands unfinished tasks back to the store.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        // At most one result per concurrency slot exists at once.
+        let slots = self
+            .accounts
+            .values()
+            .map(|a| a.concurrency as usize)
+            .sum::<usize>();
+        let (finished, results) = mpsc::channel(slots.max(1));
+        let recorder = tokio::spawn(Arc::clone(&self).record(results));
         let mut loops = JoinSet::new();
         for runtime in self.accounts.values() {
-            loops.spawn(Arc::clone(&self).account_loop(Arc::clone(runtime), shutdown.clone()));
+            let lane = Arc::new(Lane::new(Arc::clone(runtime)));
+            loops.spawn(Arc::clone(&self).account_loop(lane, shutdown.clone(), finished.clone()));
         }
+        drop(finished);
         while loops.join_next().await.is_some() {}
+        // Every lane has stopped: the recorder ends once it has written the rest.
+        if tokio::time::timeout(self.config.shutdown_grace, recorder)
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; the last results are still being recorded");
+        }
         match self.store.recover().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(tasks = n, "released unfinished tasks for the next start"),
@@ -102,8 +120,15 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt at one task: its result, to be recorded.
-    async fn attempt(&self, lane: &Lane, task: ClaimedTask) -> TaskResult {
+    /// One attempt at one task; its result goes to the recorder with the slot
+    /// the call held.
+    async fn attempt(
+        self: Arc<Self>,
+        lane: Arc<Lane>,
+        task: ClaimedTask,
+        slot: OwnedSemaphorePermit,
+        recorder: mpsc::Sender<Finished>,
+    ) {
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
         let attempts = task.attempts + 1;
@@ -153,7 +178,7 @@ impl Dispatcher {
             }
         };
         self.metrics.task_outcome(&runtime.name, label);
-        TaskResult {
+        let result = TaskResult {
             task_id: task.task_id,
             job_id: task.job_id,
             message_id: task.message_id,
@@ -164,7 +189,11 @@ impl Dispatcher {
             next_at_ms: next_at,
             error: error.map(|e| redact(&e, secrets)),
             at_ms: at,
-        }
+        };
+        // The slot is given back once the result is durable. If the recorder
+        // is gone (shutdown past its grace period), the task stays `running`
+        // and is handed back.
+        let _ = recorder.send(Finished { result, slot }).await;
     }
 
     async fn call_vendor(

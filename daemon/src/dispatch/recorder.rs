@@ -1,24 +1,62 @@
-//! Recording an attempt's result. Each worker (see [`lane`](super::lane))
-//! writes its own result and waits until it is committed before its next
-//! call, so at a crash (`kill -9`) at most `concurrency` calls of an account
-//! can have reached the vendor unrecorded. (Results commit without an fsync,
-//! see `store::database`: after a power loss the last ones may be repeated
-//! too.) The store's writer runs whatever operations are queued in one
-//! transaction, so under load the results of many workers commit together.
+//! The recorder: writes the results of attempts to the store in batches and
+//! gives each call's concurrency slot back only once its result is committed,
+//! so at a crash (`kill -9`) at most `concurrency` calls of an account can
+//! have reached the vendor unrecorded. (Results commit without an fsync, see
+//! `store::database`: after a power loss the last ones may be repeated too.)
+//!
+//! One recorder serves every lane. While one write is in the store, the
+//! results that arrive wait and go together in the next one: under load a
+//! write carries hundreds of results, and the store's fixed costs (the
+//! operation, its audit records, the job check) are paid once per batch.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
 use super::Dispatcher;
-use crate::store::TaskResult;
+use crate::store::{TaskResult, TaskState};
+
+/// An attempt's result on its way to the store, with the slot its call holds
+/// until the result is durable.
+pub(super) struct Finished {
+    pub result: TaskResult,
+    pub slot: OwnedSemaphorePermit,
+}
+
+impl Dispatcher {
+    /// Records results until every sender is gone.
+    pub(super) async fn record(self: Arc<Self>, mut finished: mpsc::Receiver<Finished>) {
+        let mut batch = Vec::new();
+        let most = finished.max_capacity();
+        while finished.recv_many(&mut batch, most).await > 0 {
+            let (results, slots): (Vec<TaskResult>, Vec<OwnedSemaphorePermit>) =
+                batch.drain(..).map(|f| (f.result, f.slot)).unzip();
+            // Accounts with a task to retry: their lanes look for due tasks again.
+            let retrying: BTreeSet<String> = results
+                .iter()
+                .filter(|r| r.state == TaskState::Pending)
+                .map(|r| r.account.clone())
+                .collect();
+            self.finish_until_written(results).await;
+            // Only now may other calls take the slots.
+            drop(slots);
+            for account in &retrying {
+                self.wake(account);
+            }
+        }
+    }
+}
 
 impl Dispatcher {
     /// Writes `results`, retrying while the store refuses (a full disk, an
-    /// I/O error). The workers wait meanwhile, so the lanes make no vendor
-    /// call whose result could not be recorded either, and the tasks do not
-    /// stay `running` until the next start. Ends when the write succeeds, or
-    /// is abandoned by the shutdown's grace period (the tasks are then
-    /// handed back at the next start).
-    pub(super) async fn finish_until_written(&self, results: Vec<TaskResult>) {
+    /// I/O error). The calls keep their slots meanwhile, so the lanes make no
+    /// vendor call whose result could not be recorded either, and the tasks
+    /// do not stay `running` until the next start. Ends when the write
+    /// succeeds, or is abandoned by the shutdown's grace period (the tasks
+    /// are then handed back at the next start).
+    async fn finish_until_written(&self, results: Vec<TaskResult>) {
         let mut wait = RETRY_FIRST;
         loop {
             match self.store.finish(results.clone()).await {
@@ -43,12 +81,13 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use plugin_api::OperationKind;
     use serde_json::json;
+    use tokio::sync::Semaphore;
 
     use super::*;
     use crate::config::DispatchConfig;
@@ -58,9 +97,10 @@ mod tests {
     use crate::store::{AgeFired, AgeFiring, Planner, Replanned, RuleRun, StoreError};
     use std::collections::BTreeMap;
 
-    /// A store whose `finish` can be made to fail.
-    struct Failing {
+    /// A store whose `finish` waits for a permit of `gate` before writing.
+    struct Gated {
         inner: SqliteStore,
+        gate: Semaphore,
         /// `finish` calls that have started.
         entered: AtomicUsize,
         /// Results per `finish` call, in order.
@@ -69,10 +109,11 @@ mod tests {
         failures: AtomicUsize,
     }
 
-    impl Store for Failing {
+    impl Store for Gated {
         fn finish(&self, results: Vec<TaskResult>) -> StoreFuture<'_, ()> {
             Box::pin(async move {
                 self.entered.fetch_add(1, Ordering::SeqCst);
+                self.gate.acquire().await.expect("open gate").forget();
                 let fail = self
                     .failures
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -179,12 +220,16 @@ mod tests {
         }
     }
 
-    /// A job of one message tagged `x` on account `a`, its task claimed,
-    /// behind a [`Failing`] store with `failures` refusals, and a dispatcher
-    /// over it.
-    async fn claimed_job(failures: usize) -> (Arc<Failing>, Arc<Dispatcher>, i64, ClaimedTask) {
+    /// A job of `n` messages tagged `x` on account `a`, its tasks claimed,
+    /// behind a [`Gated`] store with `gate` permits and `failures` refusals,
+    /// and a dispatcher over it.
+    async fn claimed_job(
+        n: usize,
+        gate: usize,
+        failures: usize,
+    ) -> (Arc<Gated>, Arc<Dispatcher>, i64, Vec<ClaimedTask>) {
         let inner = SqliteStore::open_in_memory().unwrap();
-        let messages = (1..=1)
+        let messages = (1..=n)
             .map(|i| NewMessage {
                 account: "a".into(),
                 remote_id: i.to_string(),
@@ -205,10 +250,10 @@ mod tests {
             now_ms: 5_000,
         };
         let job = inner.create_job(spec, None).await.unwrap().job_id;
-        let mut tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
-        let task = tasks.pop().expect("one claimed task");
-        let store = Arc::new(Failing {
+        let tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
+        let store = Arc::new(Gated {
             inner,
+            gate: Semaphore::new(gate),
             entered: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
             failures: AtomicUsize::new(failures),
@@ -220,32 +265,78 @@ mod tests {
             DispatchConfig::default(),
         )
         .unwrap();
-        (store, dispatcher, job, task)
+        (store, dispatcher, job, tasks)
     }
 
     #[tokio::test]
-    async fn a_refused_write_is_retried_and_the_worker_waits_for_it() {
-        let (store, dispatcher, job, task) = claimed_job(2).await;
-        let written = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let (dispatcher, written) = (Arc::clone(&dispatcher), Arc::clone(&written));
-            let result = done(&task);
-            tokio::spawn(async move {
-                dispatcher.finish_until_written(vec![result]).await;
-                written.fetch_add(1, Ordering::SeqCst);
-            })
+    async fn slots_come_back_only_once_their_results_are_written_and_waiting_results_go_together() {
+        let (store, dispatcher, job, tasks) = claimed_job(3, 0, 0).await;
+        let slots = Arc::new(Semaphore::new(3));
+        let (finished, results) = mpsc::channel(3);
+        let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
+        let send = |task: &ClaimedTask| {
+            let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+            let finished = finished.clone();
+            let result = done(task);
+            async move { finished.send(Finished { result, slot }).await.unwrap() }
         };
+
+        send(&tasks[0]).await;
+        until("the first write", || {
+            store.entered.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        send(&tasks[1]).await;
+        send(&tasks[2]).await;
+        assert_eq!(slots.available_permits(), 0, "nothing is written yet");
+
+        store.gate.add_permits(1);
+        until("the first slot", || slots.available_permits() == 1).await;
+        let progress = store.job(job).await.unwrap().unwrap();
+        assert_eq!((progress.counts.recalled, progress.counts.pending), (1, 2));
+        until("the second write", || {
+            store.entered.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        assert_eq!(
+            slots.available_permits(),
+            1,
+            "two results are not written yet"
+        );
+
+        store.gate.add_permits(1);
+        until("every slot", || slots.available_permits() == 3).await;
+        assert_eq!(*store.batches.lock().unwrap(), [1, 2]);
+        let progress = store.job(job).await.unwrap().unwrap();
+        assert_eq!(
+            (progress.state.as_str(), progress.counts.recalled),
+            ("done", 3)
+        );
+        drop(finished);
+        recorder.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_is_retried_and_its_slot_waits_for_it() {
+        let (store, dispatcher, job, tasks) = claimed_job(1, Semaphore::MAX_PERMITS, 2).await;
+        let slots = Arc::new(Semaphore::new(1));
+        let (finished, results) = mpsc::channel(1);
+        let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
+        let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+        finished
+            .send(Finished {
+                result: done(&tasks[0]),
+                slot,
+            })
+            .await
+            .unwrap();
 
         until("the first refusal", || {
             store.entered.load(Ordering::SeqCst) == 1
         })
         .await;
-        assert_eq!(
-            written.load(Ordering::SeqCst),
-            0,
-            "refused: the worker waits"
-        );
-        worker.await.unwrap();
+        assert_eq!(slots.available_permits(), 0, "refused: the slot is held");
+        until("the slot", || slots.available_permits() == 1).await;
         assert_eq!(
             store.entered.load(Ordering::SeqCst),
             3,
@@ -257,5 +348,7 @@ mod tests {
             (progress.state.as_str(), progress.counts.recalled),
             ("done", 1)
         );
+        drop(finished);
+        recorder.await.unwrap();
     }
 }
