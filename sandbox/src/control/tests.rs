@@ -135,17 +135,25 @@ async fn latency_delays_vendor_calls_not_controls() {
     let started = Instant::now();
     call(&sb, request("GET", "/_sandbox/stats")).await;
     assert!(started.elapsed() < Duration::from_millis(60));
+    // Only the vendor call waited, and it is counted with what it was held.
+    let held = sb.stats().latency;
+    assert_eq!((held.calls, held.asked_us), (1, 60_000));
+    assert!(held.held_us >= 60_000, "held {} us", held.held_us);
+    assert_eq!(held.most_late_us, held.held_us - 60_000);
 }
 
 #[tokio::test]
 async fn reset_forgets_messages_and_counters() {
     let sb = sandbox();
     let ids = sb.seed(&crate::SeedRequest::new(2));
+    sb.set_latency(Duration::from_millis(1));
     call(&sb, request("GET", "/gettoken")).await;
     assert_eq!(sb.stats().dingtalk.requests["gettoken"], 1);
+    assert_eq!(sb.stats().latency.calls, 1);
     let answer = call(&sb, request("POST", "/_sandbox/reset")).await;
     assert_eq!(answer.status, 200);
     let stats = sb.stats();
+    assert_eq!(stats.latency, crate::LatencyStats::default());
     for vendor in [
         &stats.feishu,
         &stats.dingtalk,
