@@ -5,14 +5,13 @@
 //! load a 20 ms `tokio::time::sleep` held requests 21.2 ms on average. A
 //! benchmark whose bound is "latency × n / concurrency" then measures the
 //! sandbox's rounding as if it were the client's overhead. Here one
-//! process-wide thread keeps the deadlines in a heap and sleeps on a condvar
+//! process-wide thread keeps the deadlines in order and sleeps on a condvar
 //! until the earliest (a futex with a nanosecond timeout), then completes
 //! every request whose deadline has come.
 //!
 //! [`Held`] counts what was asked and what was held, for `/_sandbox/stats`.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,38 +31,15 @@ pub(crate) async fn until(deadline: Instant) {
     let _ = rx.await;
 }
 
-/// One deadline in the heap; `seq` keeps equal deadlines apart.
-struct Entry {
-    at: Instant,
-    seq: u64,
-    wake: oneshot::Sender<()>,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
+/// Waiting requests by deadline; the number keeps equal deadlines apart.
 #[derive(Default)]
-struct Heap {
-    entries: BinaryHeap<Reverse<Entry>>,
+struct Deadlines {
+    waiting: BTreeMap<(Instant, u64), oneshot::Sender<()>>,
     seq: u64,
 }
 
 struct Timer {
-    heap: Mutex<Heap>,
+    deadlines: Mutex<Deadlines>,
     changed: Condvar,
 }
 
@@ -71,7 +47,7 @@ fn timer() -> &'static Timer {
     static TIMER: OnceLock<&'static Timer> = OnceLock::new();
     TIMER.get_or_init(|| {
         let timer: &'static Timer = Box::leak(Box::new(Timer {
-            heap: Mutex::new(Heap::default()),
+            deadlines: Mutex::new(Deadlines::default()),
             changed: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -84,12 +60,18 @@ fn timer() -> &'static Timer {
 
 impl Timer {
     fn add(&self, at: Instant, wake: oneshot::Sender<()>) {
-        let mut heap = self.heap.lock().unwrap_or_else(PoisonError::into_inner);
-        let earliest = heap.entries.peek().is_none_or(|Reverse(e)| at < e.at);
-        heap.seq += 1;
-        let seq = heap.seq;
-        heap.entries.push(Reverse(Entry { at, seq, wake }));
-        drop(heap);
+        let mut deadlines = self
+            .deadlines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let earliest = deadlines
+            .waiting
+            .first_key_value()
+            .is_none_or(|(&(first, _), _)| at < first);
+        deadlines.seq += 1;
+        let key = (at, deadlines.seq);
+        deadlines.waiting.insert(key, wake);
+        drop(deadlines);
         if earliest {
             self.changed.notify_one();
         }
@@ -98,27 +80,30 @@ impl Timer {
     /// Completes deadlines as they come, forever (the thread is idle, parked
     /// on the condvar, while nothing waits).
     fn run(&self) {
-        let mut heap = self.heap.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut deadlines = self
+            .deadlines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         loop {
             let now = Instant::now();
-            while heap.entries.peek().is_some_and(|Reverse(e)| e.at <= now) {
-                let Some(Reverse(entry)) = heap.entries.pop() else {
+            while let Some(entry) = deadlines.waiting.first_entry() {
+                if entry.key().0 > now {
                     break;
-                };
+                }
                 // The request may be gone (its client hung up): nothing to do.
-                let _ = entry.wake.send(());
+                let _ = entry.remove().send(());
             }
-            heap = match heap.entries.peek() {
-                Some(Reverse(next)) => {
-                    let wait = next.at.saturating_duration_since(now);
+            deadlines = match deadlines.waiting.first_key_value() {
+                Some((&(next, _), _)) => {
+                    let wait = next.saturating_duration_since(now);
                     self.changed
-                        .wait_timeout(heap, wait)
+                        .wait_timeout(deadlines, wait)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
                 None => self
                     .changed
-                    .wait(heap)
+                    .wait(deadlines)
                     .unwrap_or_else(PoisonError::into_inner),
             };
         }

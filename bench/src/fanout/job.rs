@@ -228,9 +228,9 @@ fn held_since(
     now: &sandbox::LatencyStats,
 ) -> sandbox::LatencyStats {
     sandbox::LatencyStats {
-        calls: now.calls - before.calls,
-        asked_us: now.asked_us - before.asked_us,
-        held_us: now.held_us - before.held_us,
+        calls: now.calls.saturating_sub(before.calls),
+        asked_us: now.asked_us.saturating_sub(before.asked_us),
+        held_us: now.held_us.saturating_sub(before.held_us),
         most_late_us: now.most_late_us,
     }
 }
