@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, params, params_from_iter};
 
+use super::schema::OPEN;
 use super::select::where_clause;
 use super::sqlite::{audit, message_state};
 use super::{JobCreated, JobSpec, StoreError, TaskState, progress};
@@ -21,17 +22,24 @@ pub(super) type Matched = (i64, String, String);
 /// than `spec.max_messages`.
 pub(super) fn create(conn: &Connection, spec: &JobSpec) -> Result<JobCreated, StoreError> {
     let (clause, values) = where_clause(&spec.selector);
-    let mut per_account: BTreeMap<String, u64> = BTreeMap::new();
+    // Never act twice on the daemon's own account: a message this action
+    // already reached is recorded as already done.
+    let done = message_state(spec.action, TaskState::Done).unwrap_or("");
+    let mut tally = Tally::default();
     let mut counts = conn.prepare(&format!(
-        "SELECT m.account, count(*) FROM messages m WHERE {clause} GROUP BY m.account"
+        "SELECT m.account, m.state, count(*) FROM messages m WHERE {clause} GROUP BY m.account, m.state"
     ))?;
     for row in counts.query_map(params_from_iter(values.iter()), |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
     })? {
-        let (account, n) = row?;
-        per_account.insert(account, u64::try_from(n).unwrap_or(0));
+        let (account, state, n) = row?;
+        tally.add(account, state == done, u64::try_from(n).unwrap_or(0));
     }
-    let count: u64 = per_account.values().sum();
+    let count = tally.total();
     if count > spec.max_messages {
         return Err(StoreError::TooManyMessages {
             matched: count,
@@ -39,10 +47,7 @@ pub(super) fn create(conn: &Connection, spec: &JobSpec) -> Result<JobCreated, St
         });
     }
     let job_id = insert_row(conn, spec, count)?;
-    // Never act twice on the daemon's own account: a message this action
-    // already reached is recorded as already done. The selector's values
-    // come after the job's own four parameters.
-    let done = message_state(spec.action, TaskState::Done).unwrap_or("");
+    // The selector's values come after the job's own five parameters.
     let mut insert = conn.prepare(&format!(
         "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at)
          SELECT ?1, m.id, m.account, CASE WHEN m.state = ?2 THEN ?3 ELSE ?4 END, ?5, ?5
@@ -63,7 +68,7 @@ pub(super) fn create(conn: &Connection, spec: &JobSpec) -> Result<JobCreated, St
             "the selector matched {count} messages but {inserted} tasks were written"
         )));
     }
-    created(conn, spec, job_id, count, per_account)
+    created(conn, spec, job_id, tally)
 }
 
 /// A job with one task per listed message.
@@ -78,9 +83,10 @@ pub(super) fn create_for(
     let mut insert = conn.prepare_cached(
         "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?;
-    let mut per_account: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tally = Tally::default();
     for (message_id, account, state) in matched {
-        let task_state = if Some(state.as_str()) == done {
+        let already = Some(state.as_str()) == done;
+        let task_state = if already {
             TaskState::AlreadyDone
         } else {
             TaskState::Pending
@@ -92,9 +98,39 @@ pub(super) fn create_for(
             task_state.as_str(),
             spec.now_ms
         ])?;
-        *per_account.entry(account.clone()).or_default() += 1;
+        tally.add(account.clone(), already, 1);
     }
-    created(conn, spec, job_id, count, per_account)
+    created(conn, spec, job_id, tally)
+}
+
+/// A new job's tasks per account: (open, already done).
+#[derive(Default)]
+struct Tally(BTreeMap<String, (u64, u64)>);
+
+impl Tally {
+    fn add(&mut self, account: String, already: bool, n: u64) {
+        let (open, done) = self.0.entry(account).or_default();
+        *if already { done } else { open } += n;
+    }
+
+    fn total(&self) -> u64 {
+        self.0.values().map(|(open, done)| open + done).sum()
+    }
+
+    /// The job's rows of `job_counts`.
+    fn write(&self, conn: &Connection, job_id: i64) -> Result<(), StoreError> {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO job_counts (job_id, account, state, n) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (account, &(open, done)) in &self.0 {
+            for (state, n) in [(OPEN, open), (TaskState::AlreadyDone.as_str(), done)] {
+                if n > 0 {
+                    insert.execute(params![job_id, account, state, n as i64])?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The job's own row.
@@ -121,9 +157,10 @@ fn created(
     conn: &Connection,
     spec: &JobSpec,
     job_id: i64,
-    count: u64,
-    per_account: BTreeMap<String, u64>,
+    tally: Tally,
 ) -> Result<JobCreated, StoreError> {
+    tally.write(conn, job_id)?;
+    let count = tally.total();
     let detail = serde_json::json!({"action": spec.action, "reason": spec.reason, "selector": spec.selector, "matched": count});
     audit(
         conn,
@@ -138,6 +175,10 @@ fn created(
     Ok(JobCreated {
         job_id,
         matched: count,
-        per_account,
+        per_account: tally
+            .0
+            .into_iter()
+            .map(|(account, (open, done))| (account, open + done))
+            .collect(),
     })
 }

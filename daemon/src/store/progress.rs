@@ -13,6 +13,14 @@ use super::{Counts, ErrorCount, JobProgress, StoreError};
 pub(super) const JOB_DONE: &str = "UPDATE jobs SET state = 'done', finished_at = ?2 WHERE id = ?1 AND state = 'running'
      AND NOT EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_open WHERE job_id = ?1 AND state IN ('pending', 'running'))";
 
+/// Job ?1's tasks per account and state (`open`: pending or running), kept
+/// by the writes themselves: a poll costs the same for ten tasks or a million.
+pub(super) const COUNTS: &str = "SELECT account, state, n FROM job_counts WHERE job_id = ?1";
+
+/// Job ?1's most frequent errors, from the index of tasks that have one.
+pub(super) const ERRORS: &str = "SELECT last_error, count(*) FROM tasks INDEXED BY tasks_errors
+     WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20";
+
 /// Marks the job done at `at` when none of its tasks is pending or running.
 pub(super) fn finish_job_if_done(
     conn: &Connection,
@@ -48,9 +56,7 @@ pub(super) fn job_progress(
     };
     let mut counts = Counts::default();
     let mut accounts: BTreeMap<String, Counts> = BTreeMap::new();
-    let mut grouped = conn.prepare_cached(
-        "SELECT account, state, count(*) FROM tasks WHERE job_id = ?1 GROUP BY account, state",
-    )?;
+    let mut grouped = conn.prepare_cached(COUNTS)?;
     for row in grouped.query_map(params![job_id], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -62,9 +68,7 @@ pub(super) fn job_progress(
         counts.add(&state, n as u64);
         accounts.entry(account).or_default().add(&state, n as u64);
     }
-    let mut errors = conn.prepare_cached(
-        "SELECT last_error, count(*) FROM tasks WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20",
-    )?;
+    let mut errors = conn.prepare_cached(ERRORS)?;
     let errors = errors
         .query_map(params![job_id], |r| {
             Ok(ErrorCount {

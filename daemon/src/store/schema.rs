@@ -58,6 +58,20 @@ DROP INDEX IF EXISTS tasks_job;
 CREATE INDEX IF NOT EXISTS tasks_pending ON tasks (account, next_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS tasks_open ON tasks (job_id) WHERE state IN ('pending', 'running');
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id);
+-- Only tasks with an error: a job's distinct errors without reading its
+-- other tasks.
+CREATE INDEX IF NOT EXISTS tasks_errors ON tasks (job_id, last_error) WHERE last_error IS NOT NULL;
+-- How many of a job's tasks on an account are in each state, 'open' standing
+-- for pending and running: a progress poll reads these few rows, not every
+-- task of the job. Written with the tasks (`jobs.rs`, `tasks.rs`); a claim
+-- or a restart moves tasks between pending and running only.
+CREATE TABLE IF NOT EXISTS job_counts (
+    job_id   INTEGER NOT NULL REFERENCES jobs(id),
+    account  TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (job_id, account, state)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
     client      TEXT NOT NULL,
     id          TEXT NOT NULL,
@@ -91,6 +105,45 @@ CREATE TABLE IF NOT EXISTS rule_runs (
     fired_at    INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";
+
+/// The `job_counts` bucket of a task state.
+pub const OPEN: &str = "open";
+
+/// Counts the tasks of every job into `job_counts`, for a database written
+/// before the table existed.
+const BACKFILL_COUNTS: &str = "INSERT INTO job_counts (job_id, account, state, n)
+     SELECT job_id, account, CASE WHEN state IN ('pending', 'running') THEN 'open' ELSE state END, count(*)
+     FROM tasks GROUP BY 1, 2, 3";
+
+/// Creates what is missing of the schema, in one transaction: a database
+/// from before `job_counts` gets its counts in the same commit as the table.
+pub fn create(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let created = (|| {
+        let had_tasks: bool = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tasks'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        let had_counts: bool = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        if had_tasks && !had_counts {
+            conn.execute(BACKFILL_COUNTS, [])?;
+        }
+        Ok(())
+    })();
+    match created {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -129,16 +182,27 @@ mod tests {
         assert!(due.contains("tasks_pending"), "{due}");
     }
 
+    /// The tables as 0.1 wrote them, before `job_counts` and the current
+    /// task indexes, with one job half done.
+    const OLD: &str = "
+        CREATE TABLE jobs (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, requested_by TEXT NOT NULL,
+            reason TEXT NOT NULL, action TEXT NOT NULL, selector TEXT NOT NULL, params TEXT NOT NULL,
+            state TEXT NOT NULL, total INTEGER NOT NULL, finished_at INTEGER);
+        CREATE TABLE tasks (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, message_id INTEGER NOT NULL,
+            account TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_at INTEGER NOT NULL, last_error TEXT, updated_at INTEGER NOT NULL);
+        CREATE INDEX tasks_due ON tasks (account, state, next_at);
+        CREATE INDEX tasks_job ON tasks (job_id, state);
+        INSERT INTO jobs VALUES (7, 0, 'bot', 'why', 'recall', '{}', 'null', 'running', 5, NULL);
+        INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES
+            (7, 1, 'a', 'done', 0, 0), (7, 2, 'a', 'running', 0, 0), (7, 3, 'a', 'pending', 0, 0),
+            (7, 4, 'b', 'failed', 0, 0), (7, 5, 'b', 'done', 0, 0);";
+
     #[test]
     fn the_schema_replaces_the_old_task_indexes() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE tasks (id INTEGER PRIMARY KEY, job_id INTEGER, account TEXT, state TEXT, next_at INTEGER);
-             CREATE INDEX tasks_due ON tasks (account, state, next_at);
-             CREATE INDEX tasks_job ON tasks (job_id, state);",
-        )
-        .unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(OLD).unwrap();
+        super::create(&conn).unwrap();
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")
             .unwrap()
@@ -146,6 +210,53 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["tasks_by_job", "tasks_open", "tasks_pending"]);
+        assert_eq!(
+            indexes,
+            [
+                "tasks_by_job",
+                "tasks_errors",
+                "tasks_open",
+                "tasks_pending"
+            ]
+        );
+    }
+
+    /// `job_counts` as rows of (job, account, state, n), in order.
+    fn counts(conn: &Connection) -> Vec<(i64, String, String, i64)> {
+        conn.prepare("SELECT job_id, account, state, n FROM job_counts ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_old_database_gets_its_jobs_counted_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(OLD).unwrap();
+        super::create(&conn).unwrap();
+        let row = |account: &str, state: &str, n| (7, account.to_owned(), state.to_owned(), n);
+        let expected = vec![
+            row("a", "done", 1),
+            row("a", "open", 2),
+            row("b", "done", 1),
+            row("b", "failed", 1),
+        ];
+        assert_eq!(counts(&conn), expected);
+        // Opening again counts nothing twice.
+        super::create(&conn).unwrap();
+        assert_eq!(counts(&conn), expected);
+    }
+
+    #[test]
+    fn a_progress_poll_reads_the_counts_and_only_the_tasks_with_an_error() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let counts = plan(&conn, progress::COUNTS, 1);
+        assert!(counts.contains("job_counts"), "{counts}");
+        assert!(!counts.contains("tasks"), "{counts}");
+        let errors = plan(&conn, progress::ERRORS, 1);
+        assert!(errors.contains("COVERING INDEX tasks_errors"), "{errors}");
     }
 }

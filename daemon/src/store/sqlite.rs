@@ -13,7 +13,7 @@ use super::checkpoint::{self, Checkpointer};
 use super::database::{self, Durability, Isolation, Op, Ran};
 use super::ledger::{self, insert_delivery};
 use super::schedules;
-use super::schema::{PRAGMAS, SCHEMA};
+use super::schema::{self, PRAGMAS};
 use super::{jobs, progress, tasks, *};
 
 /// Operations waiting for the database thread; beyond this, callers wait.
@@ -76,7 +76,7 @@ impl SqliteStore {
     /// Starts the database thread on `conn`.
     fn start(conn: Connection) -> Result<mpsc::Sender<Op>, StoreError> {
         conn.execute_batch(PRAGMAS)?;
-        conn.execute_batch(SCHEMA)?;
+        schema::create(&conn)?;
         let (ops, rx) = mpsc::channel(QUEUE);
         spawn("recalld-store", move || database::run(conn, rx))?;
         Ok(ops)

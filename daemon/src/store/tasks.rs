@@ -87,16 +87,21 @@ struct Attempts<'a> {
 /// Records attempt results: each task's state, its message's ledger state,
 /// one audit record per job and account listing every attempt, and the jobs
 /// that have nothing left to do become `done`.
+/// A task that has ended never changes again: a result for one (which the
+/// dispatcher never sends) is ignored.
 pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), StoreError> {
     let mut update = conn.prepare_cached(
-        "UPDATE tasks SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+        "UPDATE tasks SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6
+         WHERE id = ?1 AND state IN ('pending', 'running')",
     )?;
     let mut ledger = conn.prepare_cached("UPDATE messages SET state = ?2 WHERE id = ?1")?;
     let mut audited: BTreeMap<(i64, &str), (i64, Attempts<'_>)> = BTreeMap::new();
     // Jobs with a task that ended, and when the last of them did.
     let mut ended: BTreeMap<i64, i64> = BTreeMap::new();
+    // Tasks that left the open bucket, per job, account and state.
+    let mut closed: BTreeMap<(i64, &str, &str), i64> = BTreeMap::new();
     for r in results {
-        update.execute(params![
+        let changed = update.execute(params![
             r.task_id,
             r.state.as_str(),
             r.attempts,
@@ -104,6 +109,9 @@ pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), St
             r.error,
             r.at_ms
         ])?;
+        if changed == 0 {
+            continue;
+        }
         if let Some(state) = message_state(r.action, r.state) {
             ledger.execute(params![r.message_id, state])?;
         }
@@ -129,8 +137,12 @@ pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), St
         if r.state.is_terminal() {
             let last = ended.entry(r.job_id).or_insert(r.at_ms);
             *last = (*last).max(r.at_ms);
+            *closed
+                .entry((r.job_id, r.account.as_str(), r.state.as_str()))
+                .or_default() += 1;
         }
     }
+    count_closed(conn, &closed)?;
     for ((job_id, _), (at, record)) in &audited {
         let detail = serde_json::to_string(record)
             .map_err(|e| StoreError::Database(format!("cannot write an audit record: {e}")))?;
@@ -138,6 +150,25 @@ pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), St
     }
     for (job_id, at) in ended {
         finish_job_if_done(conn, job_id, at)?;
+    }
+    Ok(())
+}
+
+/// Moves the counts of tasks that ended out of their job's open bucket.
+fn count_closed(
+    conn: &Connection,
+    closed: &BTreeMap<(i64, &str, &str), i64>,
+) -> Result<(), StoreError> {
+    let mut open = conn.prepare_cached(
+        "UPDATE job_counts SET n = n - ?3 WHERE job_id = ?1 AND account = ?2 AND state = 'open'",
+    )?;
+    let mut ended = conn.prepare_cached(
+        "INSERT INTO job_counts (job_id, account, state, n) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (job_id, account, state) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (&(job_id, account, state), &n) in closed {
+        open.execute(params![job_id, account, n])?;
+        ended.execute(params![job_id, account, state, n])?;
     }
     Ok(())
 }

@@ -233,3 +233,109 @@ async fn a_job_is_done_exactly_when_its_last_task_ends() {
         ("done", Some(7_500))
     );
 }
+
+/// A `job_counts` row: (job, account, state, n).
+type CountRow = (i64, String, String, i64);
+
+/// Tasks per (job, account, bucket), counted from the tasks themselves and
+/// as `job_counts` keeps them (rows of 0 left out).
+fn counted(path: &std::path::Path) -> (Vec<CountRow>, Vec<CountRow>) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let rows = |sql: &str| -> Vec<CountRow> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    (
+        rows("SELECT job_id, account, CASE WHEN state IN ('pending', 'running') THEN 'open' ELSE state END, count(*)
+              FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+        rows("SELECT job_id, account, state, n FROM job_counts WHERE n != 0 ORDER BY 1, 2, 3"),
+    )
+}
+
+#[tokio::test]
+async fn the_kept_counts_match_the_tasks_through_claims_results_retries_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let ids: Vec<(String, String)> = (0..60)
+        .map(|i| (["a", "b", "c"][i % 3].to_owned(), i.to_string()))
+        .collect();
+    let refs: Vec<(&str, &str)> = ids.iter().map(|(a, i)| (a.as_str(), i.as_str())).collect();
+    track(&store, &refs[..40], "x").await;
+    let mut jobs = vec![recall(&store, "x").await];
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut now = 5_000;
+    let mut ended: Vec<TaskResult> = Vec::new();
+    for step in 0..40 {
+        now += 2_000;
+        if step == 15 {
+            // A second job over the same messages and new ones: those the
+            // first already recalled start as already done.
+            track(&store, &refs[30..], "x").await;
+            jobs.push(recall(&store, "x").await);
+        }
+        if step % 10 == 9 {
+            store.recover().await.unwrap();
+        }
+        let account = ["a", "b", "c"][rng.usize(..3)];
+        let claimed = store
+            .claim(account.into(), now, rng.u32(1..8))
+            .await
+            .unwrap();
+        let results: Vec<TaskResult> = claimed
+            .iter()
+            .map(|task| {
+                let state = [
+                    TaskState::Done,
+                    TaskState::Pending,
+                    TaskState::Failed,
+                    TaskState::Expired,
+                    TaskState::AlreadyDone,
+                ][rng.usize(..5)];
+                result(task, state, now)
+            })
+            .collect();
+        // Sometimes a result comes again for a task that has ended: it
+        // changes nothing.
+        let mut batch = results.clone();
+        if let Some(old) = ended.get(rng.usize(..ended.len().max(1))) {
+            let mut again = old.clone();
+            again.state = TaskState::Failed;
+            batch.push(again);
+        }
+        store.finish(batch).await.unwrap();
+        ended.extend(results.into_iter().filter(|r| r.state.is_terminal()));
+        let (tasks, kept) = counted(&path);
+        assert_eq!(kept, tasks, "after step {step}");
+        for &job in &jobs {
+            let progress = store.job(job).await.unwrap().unwrap();
+            let c = &progress.counts;
+            let total = tasks
+                .iter()
+                .filter(|t| t.0 == job)
+                .map(|t| t.3 as u64)
+                .sum::<u64>();
+            assert_eq!(c.total, total);
+            assert_eq!(
+                c.recalled + c.already_recalled + c.expired + c.failed + c.pending,
+                total
+            );
+        }
+    }
+    assert!(
+        ended.len() > 20,
+        "the sequence ended tasks: {}",
+        ended.len()
+    );
+    let (tasks, _) = counted(&path);
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t.0 == jobs[1] && t.2 == "already_done"),
+        "{tasks:?}"
+    );
+}
