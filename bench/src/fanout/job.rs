@@ -64,6 +64,8 @@ pub struct Recall {
     /// The latency the sandbox held the job's calls (`most_late_us` is over
     /// the whole run, references included).
     pub held: sandbox::LatencyStats,
+    /// Median time of a `GET /v1/jobs/{id}` of the finished job.
+    pub poll: Duration,
 }
 
 /// One run of the direct-calls reference.
@@ -174,13 +176,14 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         let closed = time_wait_towards(vendors.addr.port()).saturating_sub(closed_before);
         let finished = progress["finished_at_ms"].as_i64().context("a done job without finished_at_ms")?;
         let elapsed = Duration::from_millis(u64::try_from(finished - started_ms).unwrap_or(0));
-        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed, held))
+        let poll = time_polls(&api, job_id).await?;
+        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed, held, poll))
     });
     drop(api);
     daemon_runtime.block_on(daemon.stop());
     let mut arrivals = vendors.take_arrivals();
     arrivals.sort_unstable();
-    let (tracking, accepted, progress, elapsed, busy, busy_wall, connections_closed, held) =
+    let (tracking, accepted, progress, elapsed, busy, busy_wall, connections_closed, held, poll) =
         outcome?;
     if plan.reference > 0 {
         measure(after)?;
@@ -219,6 +222,7 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         duplicates,
         reference,
         held,
+        poll,
     })
 }
 
@@ -268,8 +272,22 @@ fn seed(sandbox: &sandbox::Sandbox, vendor: Vendor, count: usize) -> Vec<String>
     }
 }
 
-/// Polls `GET /v1/jobs/{id}` until the job is done (each poll counts every
-/// task of the job, so it is kept infrequent).
+/// The median time of [`POLLS`] progress requests of a job, one at a time.
+async fn time_polls(api: &Api, job_id: i64) -> anyhow::Result<Duration> {
+    let mut took = Vec::with_capacity(POLLS);
+    for _ in 0..POLLS {
+        let start = Instant::now();
+        api.call(Method::GET, &format!("/v1/jobs/{job_id}"), Vec::new(), 200)
+            .await?;
+        took.push(start.elapsed().as_secs_f64());
+    }
+    Ok(Duration::from_secs_f64(crate::report::median(&mut took)))
+}
+
+/// Progress requests timed after the job is done.
+const POLLS: usize = 21;
+
+/// Polls `GET /v1/jobs/{id}` until the job is done.
 async fn wait_done(
     api: &Api,
     job_id: i64,
