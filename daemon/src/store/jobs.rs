@@ -29,15 +29,10 @@ pub(super) fn create(conn: &Connection, spec: &JobSpec) -> Result<JobCreated, St
     let mut counts = conn.prepare(&format!(
         "SELECT m.account, m.state, count(*) FROM messages m WHERE {clause} GROUP BY m.account, m.state"
     ))?;
-    for row in counts.query_map(params_from_iter(values.iter()), |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (account, state, n) = row?;
-        tally.add(account, state == done, u64::try_from(n).unwrap_or(0));
+    for (account, state, n) in
+        progress::account_state_counts(&mut counts, params_from_iter(values.iter()))?
+    {
+        tally.add(account, state == done, n);
     }
     let count = tally.total();
     if count > spec.max_messages {

@@ -21,6 +21,21 @@ pub(super) const COUNTS: &str = "SELECT account, state, n FROM job_counts WHERE 
 pub(super) const ERRORS: &str = "SELECT last_error, count(*) FROM tasks INDEXED BY tasks_errors
      WHERE job_id = ?1 AND last_error IS NOT NULL GROUP BY last_error ORDER BY count(*) DESC LIMIT 20";
 
+/// The rows of a query that yields (account, state, count).
+pub(super) fn account_state_counts(
+    query: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let rows = query.query_map(params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Marks the job done at `at` when none of its tasks is pending or running.
 pub(super) fn finish_job_if_done(
     conn: &Connection,
@@ -57,16 +72,9 @@ pub(super) fn job_progress(
     let mut counts = Counts::default();
     let mut accounts: BTreeMap<String, Counts> = BTreeMap::new();
     let mut grouped = conn.prepare_cached(COUNTS)?;
-    for row in grouped.query_map(params![job_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })? {
-        let (account, state, n) = row?;
-        counts.add(&state, n as u64);
-        accounts.entry(account).or_default().add(&state, n as u64);
+    for (account, state, n) in account_state_counts(&mut grouped, params![job_id])? {
+        counts.add(&state, n);
+        accounts.entry(account).or_default().add(&state, n);
     }
     let mut errors = conn.prepare_cached(ERRORS)?;
     let errors = errors

@@ -117,32 +117,22 @@ const BACKFILL_COUNTS: &str = "INSERT INTO job_counts (job_id, account, state, n
 
 /// Creates what is missing of the schema, in one transaction: a database
 /// from before `job_counts` gets its counts in the same commit as the table.
-pub fn create(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let created = (|| {
-        let had_tasks: bool = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tasks'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        let had_counts: bool = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        conn.execute_batch(SCHEMA)?;
-        if had_tasks && !had_counts {
-            conn.execute(BACKFILL_COUNTS, [])?;
-        }
-        Ok(())
-    })();
-    match created {
-        Ok(()) => conn.execute_batch("COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
+pub fn create(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let backfill = has_table(&tx, "tasks")? && !has_table(&tx, "job_counts")?;
+    tx.execute_batch(SCHEMA)?;
+    if backfill {
+        tx.execute(BACKFILL_COUNTS, [])?;
     }
+    tx.commit()
+}
+
+fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )
 }
 
 #[cfg(test)]
@@ -200,9 +190,9 @@ mod tests {
 
     #[test]
     fn the_schema_replaces_the_old_task_indexes() {
-        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(OLD).unwrap();
-        super::create(&conn).unwrap();
+        super::create(&mut conn).unwrap();
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")
             .unwrap()
@@ -233,9 +223,9 @@ mod tests {
 
     #[test]
     fn an_old_database_gets_its_jobs_counted_once() {
-        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(OLD).unwrap();
-        super::create(&conn).unwrap();
+        super::create(&mut conn).unwrap();
         let row = |account: &str, state: &str, n| (7, account.to_owned(), state.to_owned(), n);
         let expected = vec![
             row("a", "done", 1),
@@ -245,7 +235,7 @@ mod tests {
         ];
         assert_eq!(counts(&conn), expected);
         // Opening again counts nothing twice.
-        super::create(&conn).unwrap();
+        super::create(&mut conn).unwrap();
         assert_eq!(counts(&conn), expected);
     }
 

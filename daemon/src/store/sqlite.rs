@@ -74,9 +74,9 @@ impl SqliteStore {
     }
 
     /// Starts the database thread on `conn`.
-    fn start(conn: Connection) -> Result<mpsc::Sender<Op>, StoreError> {
+    fn start(mut conn: Connection) -> Result<mpsc::Sender<Op>, StoreError> {
         conn.execute_batch(PRAGMAS)?;
-        schema::create(&conn)?;
+        schema::create(&mut conn)?;
         let (ops, rx) = mpsc::channel(QUEUE);
         spawn("recalld-store", move || database::run(conn, rx))?;
         Ok(ops)

@@ -87,6 +87,7 @@ struct Attempts<'a> {
 /// Records attempt results: each task's state, its message's ledger state,
 /// one audit record per job and account listing every attempt, and the jobs
 /// that have nothing left to do become `done`.
+///
 /// A task that has ended never changes again: a result for one (which the
 /// dispatcher never sends) is ignored.
 pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), StoreError> {
