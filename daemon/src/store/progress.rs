@@ -7,11 +7,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::sqlite::parse_action;
 use super::{Counts, ErrorCount, JobProgress, StoreError};
 
-/// Marks job ?1 done at ?2 when it has no open task. The partial index
-/// holds only open tasks; without `INDEXED BY` SQLite picks `tasks_by_job`
-/// and reads every task of the job, on every batch of results.
-pub(super) const JOB_DONE: &str = "UPDATE jobs SET state = 'done', finished_at = ?2 WHERE id = ?1 AND state = 'running'
-     AND NOT EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_open WHERE job_id = ?1 AND state IN ('pending', 'running'))";
+/// Marks job ?1 done at ?2 when it has no open task, as its kept counts
+/// say: a few rows of `job_counts`, on every batch of results.
+pub(super) const JOB_DONE: &str =
+    "UPDATE jobs SET state = 'done', finished_at = ?2 WHERE id = ?1 AND state = 'running'
+     AND NOT EXISTS (SELECT 1 FROM job_counts WHERE job_id = ?1 AND state = 'open' AND n > 0)";
 
 /// Job ?1's tasks per account and state (`open`: pending or running), kept
 /// by the writes themselves: a poll costs the same for ten tasks or a million.
