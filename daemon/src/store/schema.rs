@@ -147,24 +147,40 @@ mod tests {
     use super::SCHEMA;
     use crate::store::{progress, tasks};
 
+    /// Every row of `sql`, bound to `params`, as `row` reads it.
+    fn rows<T>(
+        conn: &Connection,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map(params, row)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A new database with the current schema.
+    fn fresh() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn
+    }
+
     /// The details of `EXPLAIN QUERY PLAN` for `sql`, one line each.
     fn plan(conn: &Connection, sql: &str, params: usize) -> String {
-        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let values = vec![1i64; params];
-        explain
-            .query_map(rusqlite::params_from_iter(values), |r| {
-                r.get::<_, String>(3)
-            })
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
-            .join("\n")
+        let values = rusqlite::params_from_iter(vec![1i64; params]);
+        rows(conn, &format!("EXPLAIN QUERY PLAN {sql}"), values, |r| {
+            r.get::<_, String>(3)
+        })
+        .join("\n")
     }
 
     #[test]
     fn the_dispatchers_queries_use_the_small_partial_indexes() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        let conn = fresh();
         let claim = plan(&conn, tasks::CLAIM, 3);
         assert!(claim.contains("USING INDEX tasks_pending"), "{claim}");
         assert!(
@@ -203,12 +219,12 @@ mod tests {
         conn.execute_batch(OLD).unwrap();
         super::create(&mut conn).unwrap();
         let indexes = |conn: &Connection| -> Vec<String> {
-            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
+            rows(
+                conn,
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' ORDER BY name",
+                [],
+                |r| r.get(0),
+            )
         };
         assert_eq!(indexes(&conn), ["tasks_errors", "tasks_pending"]);
         // The next layout's indexes, which `job_counts` replaced, go too.
@@ -223,12 +239,12 @@ mod tests {
 
     /// `job_counts` as rows of (job, account, state, n), in order.
     fn counts(conn: &Connection) -> Vec<(i64, String, String, i64)> {
-        conn.prepare("SELECT job_id, account, state, n FROM job_counts ORDER BY 1, 2, 3")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        rows(
+            conn,
+            "SELECT job_id, account, state, n FROM job_counts ORDER BY 1, 2, 3",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
     }
 
     #[test]
@@ -251,8 +267,7 @@ mod tests {
 
     #[test]
     fn a_progress_poll_reads_the_counts_and_only_the_tasks_with_an_error() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
+        let conn = fresh();
         let counts = plan(&conn, progress::COUNTS, 1);
         assert!(counts.contains("job_counts"), "{counts}");
         assert!(!counts.contains("tasks"), "{counts}");
