@@ -1,14 +1,16 @@
 //! One account's lane: it claims due tasks ahead of need and admits each one
-//! through a concurrency slot and then the rate limiter. The slot goes with
-//! the attempt's result to the [`recorder`](super::recorder), which gives it
-//! back once the result is durable. Claiming ahead keeps the slots busy while
-//! the next claim waits for the store.
+//! through a [`Slot`] and then the rate limiter. A slot is two permits: the
+//! call's concurrency permit, given back as soon as the vendor has answered,
+//! and its unrecorded permit, which goes with the attempt's result to the
+//! [`recorder`](super::recorder) and comes back once the result is durable.
+//! Claiming ahead keeps the slots busy while the next claim waits for the
+//! store.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{AcquireError, Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::recorder::Finished;
@@ -36,6 +38,36 @@ impl Lane {
 
     pub fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Unrecorded permits per concurrency permit: an account has at most
+/// `concurrency` calls at the vendor, and at most twice that many calls whose
+/// results are not committed yet (those at the vendor included). That is what
+/// a `kill -9` can leave unrecorded, to be sent again after the restart. The
+/// second half lets a slot's next call leave while the last result waits for
+/// its commit; under load results wait a millisecond or two, so it binds only
+/// when the store stalls.
+pub(super) const UNRECORDED_PER_CALL: usize = 2;
+
+/// What one call holds.
+pub(super) struct Slot {
+    /// One of the account's `concurrency` permits, until the vendor answered.
+    pub call: OwnedSemaphorePermit,
+    /// One of its `UNRECORDED_PER_CALL × concurrency` permits, until the
+    /// call's result is committed.
+    pub unrecorded: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    /// Waits for an unrecorded permit, then a concurrency permit.
+    async fn acquire(
+        calls: &Arc<Semaphore>,
+        unrecorded: &Arc<Semaphore>,
+    ) -> Result<Slot, AcquireError> {
+        let unrecorded = Arc::clone(unrecorded).acquire_owned().await?;
+        let call = Arc::clone(calls).acquire_owned().await?;
+        Ok(Slot { call, unrecorded })
     }
 }
 
@@ -74,7 +106,9 @@ impl Dispatcher {
     ) {
         let name = lane.runtime.name.clone();
         let waker = Arc::clone(&self.wakers[&name]);
-        let slots = Arc::new(Semaphore::new(lane.runtime.concurrency as usize));
+        let concurrency = lane.runtime.concurrency as usize;
+        let calls = Arc::new(Semaphore::new(concurrency));
+        let unrecorded = Arc::new(Semaphore::new(concurrency * UNRECORDED_PER_CALL));
         let batch = claim_size(lane.runtime.concurrency);
         // The next claim starts when fewer tasks than this are left.
         let refill = batch as usize / 2;
@@ -130,9 +164,9 @@ impl Dispatcher {
                     }
                 }
                 _ = waker.notified(), if exhausted => exhausted = false,
-                slot = Arc::clone(&slots).acquire_owned() => {
+                slot = Slot::acquire(&calls, &unrecorded) => {
                     let Ok(slot) = slot else { break };
-                    // The concurrency slot first, then the rate slot: a call
+                    // The slot first, then the rate limit: a call
                     // leaves as soon as it is admitted, so what the vendor
                     // sees keeps the spacing the limiter granted.
                     let Some(task) = queue.pop_front() else { continue };

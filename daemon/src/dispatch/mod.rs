@@ -1,5 +1,5 @@
 //! The dispatcher: per account ([`lane`]), claims due tasks from the store,
-//! waits for a concurrency slot and the account's rate limit, asks the plugin
+//! waits for a slot and the account's rate limit, asks the plugin
 //! for the request, sends it, asks the plugin what the answer means, and
 //! records the result. Pure decisions live in [`policy`] and [`limiter`].
 
@@ -8,6 +8,10 @@ mod lane;
 mod limiter;
 mod policy;
 mod recorder;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
 mod tokens;
 
 use std::collections::HashMap;
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use executor::Executor;
@@ -28,7 +32,7 @@ use crate::clock::now_ms;
 use crate::config::DispatchConfig;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedTask, Store, TaskResult, TaskState};
-use lane::Lane;
+use lane::{Lane, Slot, UNRECORDED_PER_CALL};
 use recorder::Finished;
 
 pub struct Dispatcher {
@@ -89,13 +93,13 @@ impl Dispatcher {
     /// Runs until `shutdown` turns true, then lets in-flight calls finish
     /// within the grace period and hands unfinished tasks back to the store.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        // At most one result per concurrency slot exists at once.
-        let slots = self
+        // At most one result per unrecorded permit exists at once.
+        let unrecorded = self
             .accounts
             .values()
-            .map(|a| a.concurrency as usize)
+            .map(|a| a.concurrency as usize * UNRECORDED_PER_CALL)
             .sum::<usize>();
-        let (finished, results) = mpsc::channel(slots.max(1));
+        let (finished, results) = mpsc::channel(unrecorded.max(1));
         let recorder = tokio::spawn(Arc::clone(&self).record(results));
         let mut loops = JoinSet::new();
         for runtime in self.accounts.values() {
@@ -120,15 +124,17 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt at one task; its result goes to the recorder with the slot
-    /// the call held.
+    /// One attempt at one task. The slot's concurrency permit is given back
+    /// once the vendor has answered; the result goes to the recorder with the
+    /// unrecorded permit.
     async fn attempt(
         self: Arc<Self>,
         lane: Arc<Lane>,
         task: ClaimedTask,
-        slot: OwnedSemaphorePermit,
+        slot: Slot,
         recorder: mpsc::Sender<Finished>,
     ) {
+        let Slot { call, unrecorded } = slot;
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
         let attempts = task.attempts + 1;
@@ -155,6 +161,8 @@ impl Dispatcher {
         } else {
             self.call_vendor(runtime, &task, attempts).await
         };
+        // The vendor is done with this call: the next may leave.
+        drop(call);
 
         let at = now_ms();
         let secrets = runtime.secrets.iter().map(String::as_str);
@@ -190,10 +198,10 @@ impl Dispatcher {
             error: error.map(|e| redact(&e, secrets)),
             at_ms: at,
         };
-        // The slot is given back once the result is durable. If the recorder
-        // is gone (shutdown past its grace period), the task stays `running`
-        // and is handed back.
-        let _ = recorder.send(Finished { result, slot }).await;
+        // The unrecorded permit is given back once the result is durable. If
+        // the recorder is gone (shutdown past its grace period), the task
+        // stays `running` and is handed back.
+        let _ = recorder.send(Finished { result, unrecorded }).await;
     }
 
     async fn call_vendor(

@@ -1,8 +1,9 @@
 //! The recorder: writes the results of attempts to the store in batches and
-//! gives each call's concurrency slot back only once its result is committed,
-//! so at a crash (`kill -9`) at most `concurrency` calls of an account can
-//! have reached the vendor unrecorded. (Results commit without an fsync, see
-//! `store::database`: after a power loss the last ones may be repeated too.)
+//! gives each call's unrecorded permit (see [`lane::Slot`](super::lane::Slot))
+//! back only once its result is committed, so at a crash (`kill -9`) at most
+//! twice `concurrency` calls of an account can have reached the vendor
+//! unrecorded. (Results commit without an fsync, see `store::database`: after
+//! a power loss the last ones may be repeated too.)
 //!
 //! One recorder serves every lane. While one write is in the store, the
 //! results that arrive wait and go together in the next one: under load a
@@ -18,11 +19,11 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::Dispatcher;
 use crate::store::{TaskResult, TaskState};
 
-/// An attempt's result on its way to the store, with the slot its call holds
-/// until the result is durable.
+/// An attempt's result on its way to the store, with the unrecorded permit
+/// its call holds until the result is durable.
 pub(super) struct Finished {
     pub result: TaskResult,
-    pub slot: OwnedSemaphorePermit,
+    pub unrecorded: OwnedSemaphorePermit,
 }
 
 impl Dispatcher {
@@ -31,8 +32,8 @@ impl Dispatcher {
         let mut batch = Vec::new();
         let most = finished.max_capacity();
         while finished.recv_many(&mut batch, most).await > 0 {
-            let (results, slots): (Vec<TaskResult>, Vec<OwnedSemaphorePermit>) =
-                batch.drain(..).map(|f| (f.result, f.slot)).unzip();
+            let (results, permits): (Vec<TaskResult>, Vec<OwnedSemaphorePermit>) =
+                batch.drain(..).map(|f| (f.result, f.unrecorded)).unzip();
             // Accounts with a task to retry: their lanes look for due tasks again.
             let retrying: BTreeSet<String> = results
                 .iter()
@@ -40,8 +41,8 @@ impl Dispatcher {
                 .map(|r| r.account.clone())
                 .collect();
             self.finish_until_written(results).await;
-            // Only now may other calls take the slots.
-            drop(slots);
+            // Only now may other calls take the permits.
+            drop(permits);
             for account in &retrying {
                 self.wake(account);
             }
@@ -51,9 +52,10 @@ impl Dispatcher {
 
 impl Dispatcher {
     /// Writes `results`, retrying while the store refuses (a full disk, an
-    /// I/O error). The calls keep their slots meanwhile, so the lanes make no
-    /// vendor call whose result could not be recorded either, and the tasks
-    /// do not stay `running` until the next start. Ends when the write
+    /// I/O error). The calls keep their unrecorded permits meanwhile, so once
+    /// an account's permits are all taken its lane makes no more vendor calls
+    /// whose results could not be recorded either, and the tasks do not stay
+    /// `running` until the next start. Ends when the write
     /// succeeds, or is abandoned by the shutdown's grace period (the tasks
     /// are then handed back at the next start).
     async fn finish_until_written(&self, results: Vec<TaskResult>) {
@@ -81,129 +83,16 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
-    use plugin_api::OperationKind;
-    use serde_json::json;
-    use tokio::sync::Semaphore;
+    use tokio::sync::{Semaphore, mpsc};
 
     use super::*;
     use crate::config::DispatchConfig;
+    use crate::dispatch::testkit::{Gated, job_store, until};
     use crate::metrics::Metrics;
-    use crate::selector::Selector;
     use crate::store::*;
-    use crate::store::{AgeFired, AgeFiring, Planner, Replanned, RuleRun, StoreError};
-    use std::collections::BTreeMap;
-
-    /// A store whose `finish` waits for a permit of `gate` before writing.
-    struct Gated {
-        inner: SqliteStore,
-        gate: Semaphore,
-        /// `finish` calls that have started.
-        entered: AtomicUsize,
-        /// Results per `finish` call, in order.
-        batches: Mutex<Vec<usize>>,
-        /// `finish` calls still to fail, as a database error.
-        failures: AtomicUsize,
-    }
-
-    impl Store for Gated {
-        fn finish(&self, results: Vec<TaskResult>) -> StoreFuture<'_, ()> {
-            Box::pin(async move {
-                self.entered.fetch_add(1, Ordering::SeqCst);
-                self.gate.acquire().await.expect("open gate").forget();
-                let fail = self
-                    .failures
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
-                if fail {
-                    return Err(StoreError::Database("disk full".into()));
-                }
-                self.batches.lock().unwrap().push(results.len());
-                self.inner.finish(results).await
-            })
-        }
-        fn track(&self, m: Vec<NewMessage>, d: Option<Delivery>) -> StoreFuture<'_, TrackResult> {
-            self.inner.track(m, d)
-        }
-        fn record_delivery(&self, d: Delivery) -> StoreFuture<'_, ()> {
-            self.inner.record_delivery(d)
-        }
-        fn preview(&self, s: Selector, n: u32) -> StoreFuture<'_, Preview> {
-            self.inner.preview(s, n)
-        }
-        fn create_job(&self, s: JobSpec, d: Option<Delivery>) -> StoreFuture<'_, JobCreated> {
-            self.inner.create_job(s, d)
-        }
-        fn claim(&self, a: String, now: i64, n: u32) -> StoreFuture<'_, Vec<ClaimedTask>> {
-            self.inner.claim(a, now, n)
-        }
-        fn next_due(&self, a: String) -> StoreFuture<'_, Option<i64>> {
-            self.inner.next_due(a)
-        }
-        fn job(&self, id: i64) -> StoreFuture<'_, Option<JobProgress>> {
-            self.inner.job(id)
-        }
-        fn messages(
-            &self,
-            t: Option<String>,
-            a: Option<String>,
-            after: i64,
-            n: u32,
-        ) -> StoreFuture<'_, Vec<MessageRow>> {
-            self.inner.messages(t, a, after, n)
-        }
-        fn recover(&self) -> StoreFuture<'_, u64> {
-            self.inner.recover()
-        }
-        fn purge_deliveries(&self, now: i64) -> StoreFuture<'_, u64> {
-            self.inner.purge_deliveries(now)
-        }
-        fn create_jobs(
-            &self,
-            s: Vec<JobSpec>,
-            d: Option<Delivery>,
-            r: Option<RuleRun>,
-        ) -> StoreFuture<'_, Vec<Result<JobCreated, StoreError>>> {
-            self.inner.create_jobs(s, d, r)
-        }
-        fn rule_runs(&self) -> StoreFuture<'_, BTreeMap<String, RuleRun>> {
-            self.inner.rule_runs()
-        }
-        fn next_age_due(&self) -> StoreFuture<'_, Option<i64>> {
-            self.inner.next_age_due()
-        }
-        fn fire_age(
-            &self,
-            now: i64,
-            live: BTreeMap<String, AgeFiring>,
-            max: u32,
-        ) -> StoreFuture<'_, AgeFired> {
-            self.inner.fire_age(now, live, max)
-        }
-        fn replan_age(
-            &self,
-            live: BTreeMap<String, String>,
-            plan: Planner,
-            now: i64,
-        ) -> StoreFuture<'_, Replanned> {
-            self.inner.replan_age(live, plan, now)
-        }
-    }
-
-    /// Polls `done` until it holds, for at most five seconds.
-    async fn until(what: &str, done: impl Fn() -> bool) {
-        let polled = tokio::time::timeout(Duration::from_secs(5), async {
-            while !done() {
-                tokio::task::yield_now().await;
-            }
-        });
-        polled
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-    }
 
     fn done(task: &ClaimedTask) -> TaskResult {
         TaskResult {
@@ -220,44 +109,14 @@ mod tests {
         }
     }
 
-    /// A job of `n` messages tagged `x` on account `a`, its tasks claimed,
-    /// behind a [`Gated`] store with `gate` permits and `failures` refusals,
-    /// and a dispatcher over it.
+    /// [`job_store`]'s job with its tasks claimed, and a dispatcher over it.
     async fn claimed_job(
         n: usize,
         gate: usize,
         failures: usize,
     ) -> (Arc<Gated>, Arc<Dispatcher>, i64, Vec<ClaimedTask>) {
-        let inner = SqliteStore::open_in_memory().unwrap();
-        let messages = (1..=n)
-            .map(|i| NewMessage {
-                account: "a".into(),
-                remote_id: i.to_string(),
-                sent_at_ms: 1_000,
-                tags: vec!["x".into()],
-                meta: json!(null),
-                age: Vec::new(),
-            })
-            .collect();
-        inner.track(messages, None).await.unwrap();
-        let spec = JobSpec {
-            requested_by: "test".into(),
-            reason: "because".into(),
-            action: OperationKind::Recall,
-            selector: serde_json::from_value(json!({"tags": ["x"]})).unwrap(),
-            params: json!(null),
-            max_messages: 10,
-            now_ms: 5_000,
-        };
-        let job = inner.create_job(spec, None).await.unwrap().job_id;
-        let tasks = inner.claim("a".into(), 5_000, 10).await.unwrap();
-        let store = Arc::new(Gated {
-            inner,
-            gate: Semaphore::new(gate),
-            entered: AtomicUsize::new(0),
-            batches: Mutex::new(Vec::new()),
-            failures: AtomicUsize::new(failures),
-        });
+        let (store, job) = job_store(n, gate, failures).await;
+        let tasks = store.inner.claim("a".into(), 5_000, 10).await.unwrap();
         let dispatcher = Dispatcher::new(
             Arc::clone(&store) as Arc<dyn Store>,
             Default::default(),
@@ -278,7 +137,15 @@ mod tests {
             let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
             let finished = finished.clone();
             let result = done(task);
-            async move { finished.send(Finished { result, slot }).await.unwrap() }
+            async move {
+                finished
+                    .send(Finished {
+                        result,
+                        unrecorded: slot,
+                    })
+                    .await
+                    .unwrap()
+            }
         };
 
         send(&tasks[0]).await;
@@ -326,7 +193,7 @@ mod tests {
         finished
             .send(Finished {
                 result: done(&tasks[0]),
-                slot,
+                unrecorded: slot,
             })
             .await
             .unwrap();

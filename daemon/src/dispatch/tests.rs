@@ -1,0 +1,165 @@
+//! A lane against a vendor on loopback, with a store whose writes wait at a
+//! gate: what a call holds, and when it lets go.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use plugin_api::{
+    CredentialSchema, CredentialType, HttpRequest, InterpretInput, Manifest, OperationKind,
+    Outcome, Plugin, PluginError, PrepareInput, Region,
+};
+use tokio::sync::watch;
+use warp::Filter as _;
+
+use super::testkit::{Gated, job_store, until};
+use super::{Dispatcher, UNRECORDED_PER_CALL};
+use crate::config::{Config, DispatchConfig};
+use crate::host::PluginRegistry;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// The account's concurrency in these tests.
+const CONCURRENCY: usize = 2;
+
+/// Recalls with one `POST {base_url}/recall`; any 200 is done.
+struct Recaller;
+
+impl Plugin for Recaller {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            name: "recaller".into(),
+            version: "0.1.0".into(),
+            vendor: "Test".into(),
+            description: String::new(),
+            operations: vec![OperationKind::Recall],
+            recall_window_secs: None,
+            rate_limits: vec![],
+            regions: vec![Region {
+                name: "default".into(),
+                base_url: "http://127.0.0.1:9".into(),
+            }],
+            credentials: CredentialSchema::new().field(
+                "token",
+                CredentialType::String,
+                true,
+                true,
+                "token",
+            ),
+            uses_token: false,
+        }
+    }
+    fn prepare(&self, input: &PrepareInput) -> Result<HttpRequest, PluginError> {
+        Ok(HttpRequest {
+            method: "POST".into(),
+            url: format!("{}/recall", input.account.base_url(&[])?),
+            headers: vec![],
+            body: None,
+        })
+    }
+    fn interpret(&self, input: &InterpretInput) -> Result<Outcome, PluginError> {
+        Ok(match input.response.status {
+            200 => Outcome::Done,
+            status => Outcome::Failed {
+                code: status.to_string(),
+                message: "unexpected status".into(),
+                permanent: true,
+            },
+        })
+    }
+}
+
+/// Calls a [`vendor`] received, and the most it held at once.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// A vendor on 127.0.0.1 that answers every call with 200 after `hold`.
+async fn vendor(hold: Duration) -> (String, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let counted = Arc::clone(&seen);
+    let route = warp::any().then(move || {
+        let seen = Arc::clone(&counted);
+        async move {
+            seen.calls.fetch_add(1, Ordering::SeqCst);
+            let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            seen.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(hold).await;
+            seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    (format!("http://{addr}"), seen)
+}
+
+/// A dispatcher with account `a` of [`Recaller`] at `base_url`, over `store`.
+fn dispatcher(store: &Arc<Gated>, base_url: &str) -> Arc<Dispatcher> {
+    let text = format!(
+        "listen: 127.0.0.1:0\nstore: \"sqlite::memory:\"\naccounts:\n  a: {{plugin: recaller, base_url: \"{base_url}\", concurrency: {CONCURRENCY}, credentials: {{token: t}}}}\n"
+    );
+    let config = Config::parse(Path::new("/test/recalld.yaml"), &text).expect("the config parses");
+    let mut registry = PluginRegistry::new();
+    registry.insert_in_process(Arc::new(Recaller)).unwrap();
+    let accounts = crate::accounts::build_accounts(&config, &registry).expect("the account builds");
+    Dispatcher::new(
+        Arc::clone(store) as Arc<dyn Store>,
+        accounts,
+        Arc::new(Metrics::new()),
+        DispatchConfig::default(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_permit_at_the_commit() {
+    let n = 12;
+    let (store, job) = job_store(n, 0, 0).await;
+    let (base_url, seen) = vendor(Duration::from_millis(20)).await;
+    let (stop, shutdown) = watch::channel(false);
+    let running = tokio::spawn(dispatcher(&store, &base_url).run(shutdown));
+
+    // No result can be written: the calls go on while the results wait, up
+    // to the unrecorded permits, and then stop.
+    let unrecorded = CONCURRENCY * UNRECORDED_PER_CALL;
+    until("the calls the unrecorded permits allow", || {
+        seen.calls.load(Ordering::SeqCst) == unrecorded
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        seen.calls.load(Ordering::SeqCst),
+        unrecorded,
+        "more calls than unrecorded permits while no result is written"
+    );
+    assert!(store.entered.load(Ordering::SeqCst) >= 1, "a write waits");
+
+    store.gate.add_permits(1_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let progress = store.job(job).await.unwrap().unwrap();
+        if progress.state == "done" {
+            assert_eq!(progress.counts.recalled, n as u64);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job is not done: {progress:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.calls.load(Ordering::SeqCst), n);
+    assert!(
+        seen.most.load(Ordering::SeqCst) <= CONCURRENCY,
+        "{} calls at the vendor at once, more than the concurrency",
+        seen.most.load(Ordering::SeqCst)
+    );
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
