@@ -1,16 +1,18 @@
-//! One account's lane: it claims due tasks ahead of need and admits each one
-//! through a [`Slot`] and then the rate limiter. A slot is two permits: the
-//! call's concurrency permit, given back as soon as the vendor has answered,
-//! and its unrecorded permit, which goes with the attempt's result to the
-//! [`recorder`](super::recorder) and comes back once the result is durable.
-//! Claiming ahead keeps the slots busy while the next claim waits for the
-//! store.
+//! One account's lane: it claims due tasks ahead of need and starts an
+//! attempt for each as soon as it has an unrecorded permit, which goes with
+//! the attempt's result to the [`recorder`](super::recorder) and comes back
+//! once the result is durable. The attempt itself then waits for a call
+//! permit and the rate limiter ([`Dispatcher::take_call`]) and gives the call
+//! permit back as soon as the vendor has answered: the next attempt is
+//! already waiting for it, its task claimed. Claiming ahead keeps the
+//! permits busy while the next claim waits for the store.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{AcquireError, Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use plugin_api::OperationKind;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::recorder::Finished;
@@ -22,6 +24,11 @@ use crate::store::{ClaimedTask, StoreError};
 /// State one account's loop shares with its attempts.
 pub(super) struct Lane {
     pub runtime: Arc<AccountRuntime>,
+    /// The account's `concurrency` call permits: calls at the vendor.
+    calls: Arc<Semaphore>,
+    /// One attempt at a time waits for the rate limiter, in the order they
+    /// got their call permits.
+    admission: tokio::sync::Mutex<()>,
     pub limiter: Mutex<Limiter>,
     /// The limiter's monotonic time base.
     epoch: Instant,
@@ -30,6 +37,8 @@ pub(super) struct Lane {
 impl Lane {
     pub fn new(runtime: Arc<AccountRuntime>) -> Lane {
         Lane {
+            calls: Arc::new(Semaphore::new(runtime.concurrency as usize)),
+            admission: tokio::sync::Mutex::new(()),
             limiter: Mutex::new(Limiter::new(&runtime.limits)),
             runtime,
             epoch: Instant::now(),
@@ -41,37 +50,17 @@ impl Lane {
     }
 }
 
-/// Unrecorded permits per concurrency permit: an account has at most
-/// `concurrency` calls at the vendor, and at most twice that many calls whose
-/// results are not committed yet (those at the vendor included). That is what
-/// a `kill -9` can leave unrecorded, to be sent again after the restart. The
-/// second half lets a slot's next call leave while the last result waits for
-/// its commit; under load results wait a millisecond or two, so it binds only
-/// when the store stalls.
+/// Unrecorded permits per call permit. An attempt holds one from its start
+/// until its result is committed, so an account has at most `concurrency`
+/// calls at the vendor and at most twice that many attempts started and not
+/// recorded: that is what a `kill -9` can leave unrecorded, to be sent again
+/// after the restart. The second half holds the next attempts, waiting for a
+/// call permit with their tasks in hand, and the results waiting for their
+/// commit (a millisecond or two under load): the calls slow down only when
+/// more than `concurrency` results wait, i.e. when the store stalls.
 pub(super) const UNRECORDED_PER_CALL: usize = 2;
 
-/// What one call holds.
-pub(super) struct Slot {
-    /// One of the account's `concurrency` permits, until the vendor answered.
-    pub call: OwnedSemaphorePermit,
-    /// One of its `UNRECORDED_PER_CALL × concurrency` permits, until the
-    /// call's result is committed.
-    pub unrecorded: OwnedSemaphorePermit,
-}
-
-impl Slot {
-    /// Waits for an unrecorded permit, then a concurrency permit.
-    async fn acquire(
-        calls: &Arc<Semaphore>,
-        unrecorded: &Arc<Semaphore>,
-    ) -> Result<Slot, AcquireError> {
-        let unrecorded = Arc::clone(unrecorded).acquire_owned().await?;
-        let call = Arc::clone(calls).acquire_owned().await?;
-        Ok(Slot { call, unrecorded })
-    }
-}
-
-/// Tasks a lane claims at once: enough for a few rounds of its slots.
+/// Tasks a lane claims at once: enough for a few rounds of its calls.
 fn claim_size(concurrency: u32) -> u32 {
     (concurrency.saturating_mul(4)).clamp(16, 1024)
 }
@@ -107,7 +96,6 @@ impl Dispatcher {
         let name = lane.runtime.name.clone();
         let waker = Arc::clone(&self.wakers[&name]);
         let concurrency = lane.runtime.concurrency as usize;
-        let calls = Arc::new(Semaphore::new(concurrency));
         let unrecorded = Arc::new(Semaphore::new(concurrency * UNRECORDED_PER_CALL));
         let batch = claim_size(lane.runtime.concurrency);
         // The next claim starts when fewer tasks than this are left.
@@ -164,16 +152,16 @@ impl Dispatcher {
                     }
                 }
                 _ = waker.notified(), if exhausted => exhausted = false,
-                slot = Slot::acquire(&calls, &unrecorded) => {
-                    let Ok(slot) = slot else { break };
-                    // The slot first, then the rate limit: a call
-                    // leaves as soon as it is admitted, so what the vendor
-                    // sees keeps the spacing the limiter granted.
+                permit = Arc::clone(&unrecorded).acquire_owned() => {
+                    let Ok(permit) = permit else { break };
                     let Some(task) = queue.pop_front() else { continue };
-                    if !self.admit(&lane, &task, &mut shutdown).await {
-                        break;
-                    }
-                    running.spawn(Arc::clone(&self).attempt(Arc::clone(&lane), task, slot, finished.clone()));
+                    running.spawn(Arc::clone(&self).attempt(
+                        Arc::clone(&lane),
+                        task,
+                        permit,
+                        shutdown.clone(),
+                        finished.clone(),
+                    ));
                 }
             }
         }
@@ -196,22 +184,35 @@ impl Dispatcher {
         self.metrics.queue_depth(&name, 0);
     }
 
-    /// Waits for the lane's rate limit to admit `task`; `false` on shutdown.
-    async fn admit(
+    /// Waits for a call permit, then for the rate limit to admit a call of
+    /// `action`; `None` at shutdown. The permit first, then the rate limit:
+    /// a call leaves as soon as it is admitted, so what the vendor sees keeps
+    /// the spacing the limiter granted.
+    pub(super) async fn take_call(
         &self,
         lane: &Lane,
-        task: &ClaimedTask,
+        action: OperationKind,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
+    ) -> Option<OwnedSemaphorePermit> {
+        let stop = async { shutdown.wait_for(|stop| *stop).await.is_ok() };
+        tokio::pin!(stop);
+        let call = tokio::select! {
+            call = Arc::clone(&lane.calls).acquire_owned() => call.ok()?,
+            _ = &mut stop => return None,
+        };
+        let _turn = tokio::select! {
+            turn = lane.admission.lock() => turn,
+            _ = &mut stop => return None,
+        };
         loop {
             let wait = {
                 let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
-                limiter.try_acquire(task.action, lane.elapsed_ms())
+                limiter.try_acquire(action, lane.elapsed_ms())
             };
-            let Err(wait) = wait else { return true };
+            let Err(wait) = wait else { return Some(call) };
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                _ = shutdown.changed() => return false,
+                _ = &mut stop => return None,
             }
         }
     }

@@ -1,5 +1,5 @@
 //! The dispatcher: per account ([`lane`]), claims due tasks from the store,
-//! waits for a slot and the account's rate limit, asks the plugin
+//! waits for a call permit and the account's rate limit, asks the plugin
 //! for the request, sends it, asks the plugin what the answer means, and
 //! records the result. Pure decisions live in [`policy`] and [`limiter`].
 
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_api::{InterpretInput, Operation, OperationKind, Outcome, PrepareInput};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use executor::Executor;
@@ -32,7 +32,7 @@ use crate::clock::now_ms;
 use crate::config::DispatchConfig;
 use crate::metrics::Metrics;
 use crate::store::{ClaimedTask, Store, TaskResult, TaskState};
-use lane::{Lane, Slot, UNRECORDED_PER_CALL};
+use lane::{Lane, UNRECORDED_PER_CALL};
 use recorder::Finished;
 
 pub struct Dispatcher {
@@ -124,17 +124,20 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt at one task. The slot's concurrency permit is given back
-    /// once the vendor has answered; the result goes to the recorder with the
-    /// unrecorded permit.
+    /// One attempt at one task, started with an unrecorded permit. A vendor
+    /// call waits for a call permit and the rate limit, and gives the permit
+    /// back once the vendor has answered; the result goes to the recorder
+    /// with the unrecorded permit. A task decided without a call (past its
+    /// window, an operation the plugin lacks) takes no call permit and does
+    /// not wait for the rate limit.
     async fn attempt(
         self: Arc<Self>,
         lane: Arc<Lane>,
         task: ClaimedTask,
-        slot: Slot,
+        unrecorded: OwnedSemaphorePermit,
+        mut shutdown: watch::Receiver<bool>,
         recorder: mpsc::Sender<Finished>,
     ) {
-        let Slot { call, unrecorded } = slot;
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
         let attempts = task.attempts + 1;
@@ -159,10 +162,16 @@ impl Dispatcher {
                 )),
             )
         } else {
-            self.call_vendor(runtime, &task, attempts).await
+            let Some(call) = self.take_call(&lane, task.action, &mut shutdown).await else {
+                // Shutdown before the call: the task stays `running` and is
+                // handed back.
+                return;
+            };
+            let next = self.call_vendor(runtime, &task, attempts).await;
+            // The vendor is done with this call: the next may leave.
+            drop(call);
+            next
         };
-        // The vendor is done with this call: the next may leave.
-        drop(call);
 
         let at = now_ms();
         let secrets = runtime.secrets.iter().map(String::as_str);

@@ -128,20 +128,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn slots_come_back_only_once_their_results_are_written_and_waiting_results_go_together() {
+    async fn unrecorded_permits_come_back_only_once_their_results_are_written_and_waiting_results_go_together()
+     {
         let (store, dispatcher, job, tasks) = claimed_job(3, 0, 0).await;
-        let slots = Arc::new(Semaphore::new(3));
+        let permits = Arc::new(Semaphore::new(3));
         let (finished, results) = mpsc::channel(3);
         let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
         let send = |task: &ClaimedTask| {
-            let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+            let permit = Arc::clone(&permits).try_acquire_owned().unwrap();
             let finished = finished.clone();
             let result = done(task);
             async move {
                 finished
                     .send(Finished {
                         result,
-                        unrecorded: slot,
+                        unrecorded: permit,
                     })
                     .await
                     .unwrap()
@@ -155,10 +156,10 @@ mod tests {
         .await;
         send(&tasks[1]).await;
         send(&tasks[2]).await;
-        assert_eq!(slots.available_permits(), 0, "nothing is written yet");
+        assert_eq!(permits.available_permits(), 0, "nothing is written yet");
 
         store.gate.add_permits(1);
-        until("the first slot", || slots.available_permits() == 1).await;
+        until("the first permit", || permits.available_permits() == 1).await;
         let progress = store.job(job).await.unwrap().unwrap();
         assert_eq!((progress.counts.recalled, progress.counts.pending), (1, 2));
         until("the second write", || {
@@ -166,13 +167,13 @@ mod tests {
         })
         .await;
         assert_eq!(
-            slots.available_permits(),
+            permits.available_permits(),
             1,
             "two results are not written yet"
         );
 
         store.gate.add_permits(1);
-        until("every slot", || slots.available_permits() == 3).await;
+        until("every permit", || permits.available_permits() == 3).await;
         assert_eq!(*store.batches.lock().unwrap(), [1, 2]);
         let progress = store.job(job).await.unwrap().unwrap();
         assert_eq!(
@@ -184,16 +185,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_write_is_retried_and_its_slot_waits_for_it() {
+    async fn a_refused_write_is_retried_and_its_permit_waits_for_it() {
         let (store, dispatcher, job, tasks) = claimed_job(1, Semaphore::MAX_PERMITS, 2).await;
-        let slots = Arc::new(Semaphore::new(1));
+        let permits = Arc::new(Semaphore::new(1));
         let (finished, results) = mpsc::channel(1);
         let recorder = tokio::spawn(Arc::clone(&dispatcher).record(results));
-        let slot = Arc::clone(&slots).try_acquire_owned().unwrap();
+        let permit = Arc::clone(&permits).try_acquire_owned().unwrap();
         finished
             .send(Finished {
                 result: done(&tasks[0]),
-                unrecorded: slot,
+                unrecorded: permit,
             })
             .await
             .unwrap();
@@ -202,8 +203,12 @@ mod tests {
             store.entered.load(Ordering::SeqCst) == 1
         })
         .await;
-        assert_eq!(slots.available_permits(), 0, "refused: the slot is held");
-        until("the slot", || slots.available_permits() == 1).await;
+        assert_eq!(
+            permits.available_permits(),
+            0,
+            "refused: the permit is held"
+        );
+        until("the permit", || permits.available_permits() == 1).await;
         assert_eq!(
             store.entered.load(Ordering::SeqCst),
             3,

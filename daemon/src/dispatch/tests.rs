@@ -18,13 +18,16 @@ use super::{Dispatcher, UNRECORDED_PER_CALL};
 use crate::config::{Config, DispatchConfig};
 use crate::host::PluginRegistry;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{JobProgress, Store};
 
 /// The account's concurrency in these tests.
 const CONCURRENCY: usize = 2;
 
-/// Recalls with one `POST {base_url}/recall`; any 200 is done.
-struct Recaller;
+/// Recalls with one `POST {base_url}/recall`; any 200 is done. Messages
+/// older than `window_secs` are past its recall window.
+struct Recaller {
+    window_secs: Option<u64>,
+}
 
 impl Plugin for Recaller {
     fn manifest(&self) -> Manifest {
@@ -34,7 +37,7 @@ impl Plugin for Recaller {
             vendor: "Test".into(),
             description: String::new(),
             operations: vec![OperationKind::Recall],
-            recall_window_secs: None,
+            recall_window_secs: self.window_secs,
             rate_limits: vec![],
             regions: vec![Region {
                 name: "default".into(),
@@ -99,14 +102,15 @@ async fn vendor(hold: Duration) -> (String, Arc<Seen>) {
     (format!("http://{addr}"), seen)
 }
 
-/// A dispatcher with account `a` of [`Recaller`] at `base_url`, over `store`.
-fn dispatcher(store: &Arc<Gated>, base_url: &str) -> Arc<Dispatcher> {
+/// A dispatcher over `store` with account `a` of `plugin` at `base_url`,
+/// limited to `rate` calls a second.
+fn dispatcher(store: &Arc<Gated>, plugin: Recaller, base_url: &str, rate: u32) -> Arc<Dispatcher> {
     let text = format!(
-        "listen: 127.0.0.1:0\nstore: \"sqlite::memory:\"\naccounts:\n  a: {{plugin: recaller, base_url: \"{base_url}\", concurrency: {CONCURRENCY}, credentials: {{token: t}}}}\n"
+        "listen: 127.0.0.1:0\nstore: \"sqlite::memory:\"\naccounts:\n  a: {{plugin: recaller, base_url: \"{base_url}\", concurrency: {CONCURRENCY}, rate_limit: {{requests: {rate}, per: 1s}}, credentials: {{token: t}}}}\n"
     );
     let config = Config::parse(Path::new("/test/recalld.yaml"), &text).expect("the config parses");
     let mut registry = PluginRegistry::new();
-    registry.insert_in_process(Arc::new(Recaller)).unwrap();
+    registry.insert_in_process(Arc::new(plugin)).unwrap();
     let accounts = crate::accounts::build_accounts(&config, &registry).expect("the account builds");
     Dispatcher::new(
         Arc::clone(store) as Arc<dyn Store>,
@@ -123,7 +127,8 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
     let (store, job) = job_store(n, 0, 0).await;
     let (base_url, seen) = vendor(Duration::from_millis(20)).await;
     let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(dispatcher(&store, &base_url).run(shutdown));
+    let plugin = Recaller { window_secs: None };
+    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 10_000).run(shutdown));
 
     // No result can be written: the calls go on while the results wait, up
     // to the unrecorded permits, and then stop.
@@ -141,19 +146,8 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
     assert!(store.entered.load(Ordering::SeqCst) >= 1, "a write waits");
 
     store.gate.add_permits(1_000);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let progress = store.job(job).await.unwrap().unwrap();
-        if progress.state == "done" {
-            assert_eq!(progress.counts.recalled, n as u64);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the job is not done: {progress:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let progress = done(&store, job, Duration::from_secs(10)).await;
+    assert_eq!(progress.counts.recalled, n as u64);
     assert_eq!(seen.calls.load(Ordering::SeqCst), n);
     assert!(
         seen.most.load(Ordering::SeqCst) <= CONCURRENCY,
@@ -162,4 +156,40 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
     );
     stop.send(true).unwrap();
     running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_past_their_window_expire_without_waiting_for_the_rate_limit() {
+    // Sent at 1 s after the epoch: far past a one-hour window.
+    let n = 12;
+    let (store, job) = job_store(n, 1_000, 0).await;
+    let (base_url, seen) = vendor(Duration::ZERO).await;
+    let (stop, shutdown) = watch::channel(false);
+    let plugin = Recaller {
+        window_secs: Some(3_600),
+    };
+    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 1).run(shutdown));
+
+    // At one call a second, waiting for the limit would take 11 s.
+    let progress = done(&store, job, Duration::from_secs(5)).await;
+    assert_eq!(progress.counts.expired, n as u64, "{progress:?}");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
+
+/// Job `job`'s progress once it is done, failing after `within`.
+async fn done(store: &Gated, job: i64, within: Duration) -> JobProgress {
+    let deadline = Instant::now() + within;
+    loop {
+        let progress = store.job(job).await.unwrap().unwrap();
+        if progress.state == "done" {
+            return progress;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job is not done: {progress:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
