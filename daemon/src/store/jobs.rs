@@ -102,7 +102,7 @@ pub(super) fn create_for(
             task_state.as_str(),
             spec.now_ms
         ])?;
-        tally.add(account.clone(), already, 1);
+        tally.add(account, already, 1);
     }
     created(conn, spec, job_id, tally)
 }
@@ -112,9 +112,13 @@ pub(super) fn create_for(
 struct Tally(BTreeMap<String, (u64, u64)>);
 
 impl Tally {
-    fn add(&mut self, account: String, already: bool, n: u64) {
-        let (open, done) = self.0.entry(account).or_default();
-        *if already { done } else { open } += n;
+    fn add(&mut self, account: &str, already: bool, n: u64) {
+        if let Some((open, done)) = self.0.get_mut(account) {
+            *if already { done } else { open } += n;
+        } else {
+            let counts = if already { (0, n) } else { (n, 0) };
+            self.0.insert(account.to_owned(), counts);
+        }
     }
 
     /// Job `job_id`'s tasks, all written after rowid `before`.
@@ -122,16 +126,12 @@ impl Tally {
         let mut query =
             conn.prepare_cached("SELECT account, state FROM tasks WHERE id > ?1 AND job_id = ?2")?;
         let mut rows = query.query(params![before, job_id])?;
-        let already = TaskState::AlreadyDone.as_str();
+        let already_done = TaskState::AlreadyDone.as_str();
         let mut tally = Tally::default();
         while let Some(row) = rows.next()? {
-            let state = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-            let already = state == already;
             let account = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-            match tally.0.get_mut(account) {
-                Some((open, done)) => *if already { done } else { open } += 1,
-                None => tally.add(account.to_owned(), already, 1),
-            }
+            let state = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            tally.add(account, state == already_done, 1);
         }
         Ok(tally)
     }
