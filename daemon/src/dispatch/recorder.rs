@@ -1,5 +1,5 @@
 //! The recorder: writes the results of attempts to the store in batches and
-//! gives each call's unrecorded permit (see [`lane::Slot`](super::lane::Slot))
+//! gives each attempt's unrecorded permit (taken by its [`lane`](super::lane))
 //! back only once its result is committed, so at a crash (`kill -9`) at most
 //! twice `concurrency` calls of an account can have reached the vendor
 //! unrecorded. (Results commit without an fsync, see `store::database`: after

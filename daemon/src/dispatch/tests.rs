@@ -7,14 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use plugin_api::{
-    CredentialSchema, CredentialType, HttpRequest, InterpretInput, Manifest, OperationKind,
-    Outcome, Plugin, PluginError, PrepareInput, Region,
+    HttpRequest, InterpretInput, Manifest, OperationKind, Outcome, Plugin, PluginError,
+    PrepareInput,
 };
 use tokio::sync::watch;
 use warp::Filter as _;
 
 use super::testkit::{Gated, job_store, until};
 use super::{Dispatcher, UNRECORDED_PER_CALL};
+use crate::api::tests::test_manifest;
 use crate::config::{Config, DispatchConfig};
 use crate::host::PluginRegistry;
 use crate::metrics::Metrics;
@@ -32,25 +33,8 @@ struct Recaller {
 impl Plugin for Recaller {
     fn manifest(&self) -> Manifest {
         Manifest {
-            name: "recaller".into(),
-            version: "0.1.0".into(),
-            vendor: "Test".into(),
-            description: String::new(),
-            operations: vec![OperationKind::Recall],
             recall_window_secs: self.window_secs,
-            rate_limits: vec![],
-            regions: vec![Region {
-                name: "default".into(),
-                base_url: "http://127.0.0.1:9".into(),
-            }],
-            credentials: CredentialSchema::new().field(
-                "token",
-                CredentialType::String,
-                true,
-                true,
-                "token",
-            ),
-            uses_token: false,
+            ..test_manifest("recaller", vec![OperationKind::Recall])
         }
     }
     fn prepare(&self, input: &PrepareInput) -> Result<HttpRequest, PluginError> {
@@ -137,6 +121,8 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
         seen.calls.load(Ordering::SeqCst) == unrecorded
     })
     .await;
+    // Absence cannot be polled for: give a leak time to show (each call is
+    // answered in 20 ms, so more calls would come well within 300 ms).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         seen.calls.load(Ordering::SeqCst),

@@ -65,6 +65,32 @@ api: {{max_body_bytes: {MAX_BODY}, timestamp_tolerance: 5m}}
     Config::parse(Path::new("/test/recalld.yaml"), &text).expect("the test config parses")
 }
 
+/// The manifest of a test plugin `name` doing `operations`: one `token`
+/// credential (secret), one region, no limits, no recall window.
+pub fn test_manifest(name: &str, operations: Vec<OperationKind>) -> Manifest {
+    Manifest {
+        name: name.into(),
+        version: "0.1.0".into(),
+        vendor: "Test".into(),
+        description: String::new(),
+        operations,
+        recall_window_secs: None,
+        rate_limits: vec![],
+        regions: vec![Region {
+            name: "default".into(),
+            base_url: "http://127.0.0.1:9".into(),
+        }],
+        credentials: CredentialSchema::new().field(
+            "token",
+            CredentialType::String,
+            true,
+            true,
+            "token",
+        ),
+        uses_token: false,
+    }
+}
+
 /// A plugin that is never called: only its manifest matters here.
 struct TestPlugin {
     name: &'static str,
@@ -73,27 +99,7 @@ struct TestPlugin {
 
 impl Plugin for TestPlugin {
     fn manifest(&self) -> Manifest {
-        Manifest {
-            name: self.name.into(),
-            version: "0.1.0".into(),
-            vendor: "Test".into(),
-            description: String::new(),
-            operations: self.operations.clone(),
-            recall_window_secs: None,
-            rate_limits: vec![],
-            regions: vec![Region {
-                name: "default".into(),
-                base_url: "http://127.0.0.1:9".into(),
-            }],
-            credentials: CredentialSchema::new().field(
-                "token",
-                CredentialType::String,
-                true,
-                true,
-                "token",
-            ),
-            uses_token: false,
-        }
+        test_manifest(self.name, self.operations.clone())
     }
     fn prepare(&self, _: &PrepareInput) -> Result<HttpRequest, PluginError> {
         Err(PluginError::new("unused", "not called by route tests"))
