@@ -100,7 +100,7 @@ impl Dispatcher {
             .map(|a| a.concurrency as usize * UNRECORDED_PER_CALL)
             .sum::<usize>();
         let (finished, results) = mpsc::channel(unrecorded.max(1));
-        let recorder = tokio::spawn(Arc::clone(&self).record(results));
+        let recorder = tokio::spawn(Arc::clone(&self).record(results, recorder::LINGER));
         let mut loops = JoinSet::new();
         for runtime in self.accounts.values() {
             let lane = Arc::new(Lane::new(Arc::clone(runtime)));
@@ -210,7 +210,14 @@ impl Dispatcher {
         // The unrecorded permit is given back once the result is durable. If
         // the recorder is gone (shutdown past its grace period), the task
         // stays `running` and is handed back.
-        let _ = recorder.send(Finished { result, unrecorded }).await;
+        let concurrency = runtime.concurrency as usize;
+        let _ = recorder
+            .send(Finished {
+                result,
+                unrecorded,
+                concurrency,
+            })
+            .await;
     }
 
     async fn call_vendor(

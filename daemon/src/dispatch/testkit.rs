@@ -122,13 +122,19 @@ pub(super) async fn until(what: &str, done: impl Fn() -> bool) {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
-/// A job of `n` messages tagged `x` on account `a`, created at 5 s, behind
-/// a [`Gated`] store with `gate` permits and `failures` refusals.
-pub(super) async fn job_store(n: usize, gate: usize, failures: usize) -> (Arc<Gated>, i64) {
+/// A job of `n` messages tagged `x`, dealt round the `accounts` in turn,
+/// created at 5 s, behind a [`Gated`] store with `gate` permits and
+/// `failures` refusals.
+pub(super) async fn job_store(
+    n: usize,
+    accounts: &[&str],
+    gate: usize,
+    failures: usize,
+) -> (Arc<Gated>, i64) {
     let inner = SqliteStore::open_in_memory().unwrap();
     let messages = (1..=n)
         .map(|i| NewMessage {
-            account: "a".into(),
+            account: accounts[(i - 1) % accounts.len()].into(),
             remote_id: i.to_string(),
             sent_at_ms: 1_000,
             tags: vec!["x".into()],

@@ -108,7 +108,7 @@ fn dispatcher(store: &Arc<Gated>, plugin: Recaller, base_url: &str, rate: u32) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_permit_at_the_commit() {
     let n = 12;
-    let (store, job) = job_store(n, 0, 0).await;
+    let (store, job) = job_store(n, &["a"], 0, 0).await;
     let (base_url, seen) = vendor(Duration::from_millis(20)).await;
     let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller { window_secs: None };
@@ -148,7 +148,7 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
 async fn tasks_past_their_window_expire_without_waiting_for_the_rate_limit() {
     // Sent at 1 s after the epoch: far past a one-hour window.
     let n = 12;
-    let (store, job) = job_store(n, 1_000, 0).await;
+    let (store, job) = job_store(n, &["a"], 1_000, 0).await;
     let (base_url, seen) = vendor(Duration::ZERO).await;
     let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
