@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use recalld::auth::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, decode_whsec, sign_standard,
 };
@@ -130,6 +130,23 @@ impl Api {
             base: format!("http://{addr}"),
             signer: Arc::new(Signer::new()?),
         })
+    }
+
+    /// The daemon's `/metrics` text (unsigned, like a scraper's request).
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        let url = format!("{}/metrics", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        ensure!(
+            response.status().is_success(),
+            "{url}: status {}",
+            response.status()
+        );
+        Ok(response.text().await?)
     }
 
     /// Sends a signed request; the answer must have status `want`.

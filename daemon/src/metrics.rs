@@ -54,6 +54,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
 }
 
+/// Results per write of the dispatcher's recorder: 1 .. 1,024.
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 11))
+}
+
 /// All of the daemon's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -64,6 +69,7 @@ pub struct Metrics {
     tasks: Family<TaskLabels, Counter>,
     vendor_latency: Family<AccountLabel, Histogram, fn() -> Histogram>,
     queue_depth: Family<AccountLabel, Gauge>,
+    results_per_write: Histogram,
     rule_reloads: Family<ResultLabel, Counter>,
     rules_loaded: Gauge,
     rules_valid: Gauge,
@@ -124,6 +130,12 @@ impl Metrics {
             "Tasks claimed but not yet finished, by account",
             queue_depth.clone(),
         );
+        let results_per_write = batch_histogram();
+        registry.register(
+            "results_per_write",
+            "Task results committed per write of the dispatcher (the count is the writes, the sum the results)",
+            results_per_write.clone(),
+        );
         let rule_reloads = Family::<ResultLabel, Counter>::default();
         registry.register(
             "rule_reloads",
@@ -159,6 +171,7 @@ impl Metrics {
             tasks,
             vendor_latency,
             queue_depth,
+            results_per_write,
             rule_reloads,
         }
     }
@@ -217,6 +230,11 @@ impl Metrics {
             .set(depth);
     }
 
+    /// The dispatcher committed `results` task results in one write.
+    pub fn results_written(&self, results: usize) {
+        self.results_per_write.observe(results as f64);
+    }
+
     /// Rule reload result (`ok` or `error`).
     pub fn rules_reload(&self, result: &str) {
         self.rule_reloads
@@ -268,6 +286,8 @@ mod tests {
         metrics.task_outcome("dingtalk-main", "done");
         metrics.vendor_latency("dingtalk-main", 0.042);
         metrics.queue_depth("dingtalk-main", 7);
+        metrics.results_written(3);
+        metrics.results_written(40);
         metrics.rules_reload("ok");
         metrics.rules_state(3, false);
         metrics.rule_job("age");
@@ -281,6 +301,9 @@ mod tests {
             r#"recalld_vendor_call_duration_seconds_bucket{le="0.08",account="dingtalk-main"} 1"#,
             r#"recalld_queue_depth{account="dingtalk-main"} 7"#,
             r#"recalld_rule_reloads_total{result="ok"} 1"#,
+            "recalld_results_per_write_sum 43.0",
+            "recalld_results_per_write_count 2",
+            r#"recalld_results_per_write_bucket{le="4.0"} 1"#,
             "recalld_rules_loaded 3",
             "recalld_rules_valid 0",
             r#"recalld_rule_jobs_total{kind="age"} 1"#,

@@ -66,6 +66,9 @@ pub struct Recall {
     pub held: sandbox::LatencyStats,
     /// Median time of a `GET /v1/jobs/{id}` of the finished job.
     pub poll: Duration,
+    /// The daemon's writes of task results, and the results they carried
+    /// (from `/metrics`: `recalld_results_per_write`).
+    pub writes: (f64, f64),
 }
 
 /// One run of the direct-calls reference.
@@ -177,14 +180,25 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         let finished = progress["finished_at_ms"].as_i64().context("a done job without finished_at_ms")?;
         let elapsed = Duration::from_millis(u64::try_from(finished - started_ms).unwrap_or(0));
         let poll = time_polls(&api, job_id).await?;
-        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed, held, poll))
+        let writes = result_writes(&api.metrics().await?)?;
+        Ok::<_, anyhow::Error>((tracking, accepted, progress, elapsed, busy, busy_wall, closed, held, poll, writes))
     });
     drop(api);
     daemon_runtime.block_on(daemon.stop());
     let mut arrivals = vendors.take_arrivals();
     arrivals.sort_unstable();
-    let (tracking, accepted, progress, elapsed, busy, busy_wall, connections_closed, held, poll) =
-        outcome?;
+    let (
+        tracking,
+        accepted,
+        progress,
+        elapsed,
+        busy,
+        busy_wall,
+        connections_closed,
+        held,
+        poll,
+        writes,
+    ) = outcome?;
     if plan.reference > 0 {
         measure(after)?;
     }
@@ -223,7 +237,25 @@ pub fn run(plan: &Plan<'_>) -> anyhow::Result<Recall> {
         reference,
         held,
         poll,
+        writes,
     })
+}
+
+/// `(count, sum)` of `recalld_results_per_write` in a `/metrics` text.
+fn result_writes(metrics: &str) -> anyhow::Result<(f64, f64)> {
+    let value = |name: &str| -> anyhow::Result<f64> {
+        let line = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .with_context(|| format!("no {name} in /metrics"))?;
+        line.trim()
+            .parse()
+            .with_context(|| format!("{name}: {line:?}"))
+    };
+    Ok((
+        value("recalld_results_per_write_count")?,
+        value("recalld_results_per_write_sum")?,
+    ))
 }
 
 /// The latency held between two snapshots of the sandbox's counters.

@@ -273,6 +273,15 @@ fn bound(args: &FanoutArgs, report: &mut Report) -> anyhow::Result<()> {
         held.asked_us as f64 / calls / 1000.0,
         held.most_late_us
     ));
+    let (writes, written) = recall.writes;
+    report.value(
+        "fanout_results_per_write",
+        json!(round(written / writes.max(1.0), 1)),
+    );
+    report.note(format!(
+        "part 1: the daemon committed {written:.0} task results in {writes:.0} writes ({:.1} per write)",
+        written / writes.max(1.0)
+    ));
     report.value(
         "fanout_progress_poll_ms",
         json!(round(recall.poll.as_secs_f64() * 1000.0, 3)),

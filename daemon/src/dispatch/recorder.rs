@@ -49,7 +49,9 @@ impl Dispatcher {
                 .filter(|r| r.state == TaskState::Pending)
                 .map(|r| r.account.clone())
                 .collect();
+            let written = results.len();
             self.finish_until_written(results).await;
+            self.metrics.results_written(written);
             // Only now may other calls take the permits.
             drop(permits);
             for account in &retrying {
@@ -291,6 +293,15 @@ mod tests {
         hand_over(&finished, holding(&permits, &a[2], 6)).await;
         until("every permit", || permits.available_permits() == 12).await;
         assert_eq!(*store.batches.lock().unwrap(), [5], "one write");
+        let metrics = dispatcher.metrics.render();
+        assert!(
+            metrics.contains("recalld_results_per_write_sum 5.0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("recalld_results_per_write_count 1"),
+            "{metrics}"
+        );
         let progress = store.job(job).await.unwrap().unwrap();
         assert_eq!(progress.counts.recalled, 5);
         drop(finished);
