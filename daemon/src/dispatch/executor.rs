@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use plugin_api::{Header, HttpRequest, HttpResponse};
+use plugin_api::{Header, HttpResponse};
+
+use crate::host::Admitted;
 
 /// Largest vendor response body kept; the rest is dropped.
 pub const RESPONSE_CAP: usize = 256 * 1024;
@@ -26,20 +28,22 @@ impl Executor {
         Ok(Executor { client })
     }
 
-    /// Sends `request`; transport failures and timeouts are `Err` (retryable).
+    /// Sends a request the account's guard admitted, to the URL it checked;
+    /// transport failures and timeouts are `Err` (retryable).
     pub async fn send(
         &self,
-        request: &HttpRequest,
+        admitted: Admitted,
         timeout: Duration,
     ) -> Result<HttpResponse, String> {
+        let Admitted { request, url } = admitted;
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("invalid HTTP method {:?}", request.method))?;
-        let mut builder = self.client.request(method, &request.url).timeout(timeout);
+        let mut builder = self.client.request(method, url).timeout(timeout);
         for header in &request.headers {
             builder = builder.header(&header.name, &header.value);
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
+        if let Some(body) = request.body {
+            builder = builder.body(body);
         }
         let mut response = builder
             .send()

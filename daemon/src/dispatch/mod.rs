@@ -265,11 +265,14 @@ impl Dispatcher {
             Ok(request) => request,
             Err(e) => return Next::Finish(TaskState::Failed, Some(e.to_string())),
         };
-        if let Err(refusal) = runtime.guard.check(&request) {
-            return Next::Finish(TaskState::Failed, Some(format!("refused: {refusal}")));
-        }
+        let admitted = match runtime.guard.admit(request) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                return Next::Finish(TaskState::Failed, Some(format!("refused: {refusal}")));
+            }
+        };
         let started = Instant::now();
-        let response = self.executor.send(&request, timeout).await;
+        let response = self.executor.send(admitted, timeout).await;
         self.metrics
             .vendor_latency(&runtime.name, started.elapsed().as_secs_f64());
         let response = match response {

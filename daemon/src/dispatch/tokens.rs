@@ -87,12 +87,12 @@ impl Tokens {
             }
             Err(e) => return Err(failed(&e.code, e.message)),
         };
-        runtime
+        let admitted = runtime
             .guard
-            .check(&request)
+            .admit(request)
             .map_err(|e| failed("undeclared_host", e))?;
         let response = executor
-            .send(&request, timeout)
+            .send(admitted, timeout)
             .await
             .map_err(|e| Outcome::Retry {
                 after_ms: None,

@@ -17,6 +17,11 @@ impl UrlParts {
     /// Parses an absolute `http` or `https` URL. Userinfo is refused: a
     /// plugin has no reason to smuggle credentials into the authority.
     pub fn parse(url: &str) -> Result<UrlParts, String> {
+        Ok(UrlParts::parse_url(url)?.1)
+    }
+
+    /// [`UrlParts::parse`], also giving back the parsed URL.
+    fn parse_url(url: &str) -> Result<(reqwest::Url, UrlParts), String> {
         let parsed =
             reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not an absolute URL: {e}"))?;
         let scheme = parsed.scheme().to_ascii_lowercase();
@@ -33,7 +38,7 @@ impl UrlParts {
         let port = parsed
             .port_or_known_default()
             .ok_or_else(|| format!("{url:?} has no port"))?;
-        Ok(UrlParts { scheme, host, port })
+        Ok((parsed, UrlParts { scheme, host, port }))
     }
 }
 
@@ -41,6 +46,15 @@ impl fmt::Display for UrlParts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
     }
+}
+
+/// A request the guard let through, with the URL it parsed and checked. The
+/// executor sends this URL as it is: what was checked is what is sent, and
+/// the URL is parsed once per call.
+#[derive(Debug)]
+pub struct Admitted {
+    pub request: HttpRequest,
+    pub url: reqwest::Url,
 }
 
 /// The hosts one account's plugin may reach.
@@ -61,11 +75,19 @@ impl HostGuard {
         Ok(HostGuard { allowed })
     }
 
-    /// Refuses a request whose URL is malformed or whose host is not allowed.
-    pub fn check(&self, request: &HttpRequest) -> Result<(), String> {
-        let target = UrlParts::parse(&request.url)?;
+    /// Lets `request` through to the executor, or refuses it (see
+    /// [`HostGuard::check`]).
+    pub fn admit(&self, request: HttpRequest) -> Result<Admitted, String> {
+        let url = self.check(&request)?;
+        Ok(Admitted { request, url })
+    }
+
+    /// Refuses a request whose URL is malformed or whose host is not
+    /// allowed; gives back the parsed URL otherwise.
+    pub fn check(&self, request: &HttpRequest) -> Result<reqwest::Url, String> {
+        let (url, target) = UrlParts::parse_url(&request.url)?;
         if self.allowed.contains(&target) {
-            return Ok(());
+            return Ok(url);
         }
         let allowed: Vec<String> = self.allowed.iter().map(ToString::to_string).collect();
         Err(format!(
@@ -122,9 +144,12 @@ mod tests {
         guard
             .check(&request("https://API.vendor.example:443/v1/x"))
             .unwrap();
-        guard
-            .check(&request("http://127.0.0.1:8900/v3/push/1"))
+        // What is sent is the URL the guard parsed and checked.
+        let admitted = guard
+            .admit(request("http://127.0.0.1:8900/v3/push/1?x=1"))
             .unwrap();
+        assert_eq!(admitted.url.as_str(), "http://127.0.0.1:8900/v3/push/1?x=1");
+        assert_eq!(admitted.request.url, admitted.url.as_str());
         for bad in [
             "https://evil.example/v1/x",
             "http://api.vendor.example/v1/x",
@@ -134,6 +159,7 @@ mod tests {
             "/relative",
         ] {
             assert!(guard.check(&request(bad)).is_err(), "{bad} must be refused");
+            assert!(guard.admit(request(bad)).is_err(), "{bad} must be refused");
         }
     }
 }

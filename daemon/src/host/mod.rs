@@ -13,7 +13,7 @@ mod registry;
 
 pub use conformance::{Check, Report, run_conformance};
 pub use dynamic::{DynamicPlugin, OUTPUT_CAP};
-pub use guard::{HostGuard, UrlParts};
+pub use guard::{Admitted, HostGuard, UrlParts};
 pub use loader::load_library;
 pub use registry::{LoadedPlugin, PluginRegistry, library_file_name};
 
