@@ -23,6 +23,15 @@ impl Executor {
             .pool_max_idle_per_host(max_idle_per_host)
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            // The dispatcher retries itself (backoff, the vendor's
+            // Retry-After, the task's attempts). reqwest's own retry layer
+            // would also copy every request's URI, headers and extensions in
+            // case it replays it; with no retries allowed it copies nothing.
+            .retry(
+                reqwest::retry::never()
+                    .no_budget()
+                    .max_retries_per_request(0),
+            )
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Executor { client })

@@ -289,7 +289,7 @@ impl Dispatcher {
             .header("retry-after")
             .and_then(|v| v.trim().parse::<u64>().ok());
         let interpret = InterpretInput {
-            account: runtime.account.clone(),
+            account: input.account,
             operation: input.operation,
             response,
             now_ms: now_ms(),
