@@ -167,7 +167,14 @@ impl Dispatcher {
                 // handed back.
                 return;
             };
-            let next = self.call_vendor(runtime, &task, attempts).await;
+            // The message and parameters go to the plugin; the result needs
+            // only the task's ids.
+            let operation = Operation {
+                kind: task.action,
+                message: task.message,
+                params: task.params,
+            };
+            let next = self.call_vendor(runtime, operation, attempts).await;
             // The vendor is done with this call: the next may leave.
             drop(call);
             next
@@ -223,7 +230,7 @@ impl Dispatcher {
     async fn call_vendor(
         &self,
         runtime: &AccountRuntime,
-        task: &ClaimedTask,
+        operation: Operation,
         attempts: u32,
     ) -> Next {
         let plugin = &runtime.plugin.plugin;
@@ -249,11 +256,6 @@ impl Dispatcher {
             }
         } else {
             None
-        };
-        let operation = Operation {
-            kind: task.action,
-            message: task.message.clone(),
-            params: task.params.clone(),
         };
         let input = PrepareInput {
             account: runtime.account.clone(),
