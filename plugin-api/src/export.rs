@@ -41,6 +41,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// `value` as JSON, in a buffer that starts with room for a typical request
+/// or outcome (a few hundred bytes) instead of growing from nothing.
+fn to_json(value: &impl Serialize) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, value)?;
+    Ok(bytes)
+}
+
 /// Runs `f` with panics caught, writing its JSON result (or error) to `out`.
 fn guarded<O: Serialize>(
     out: *mut Buffer,
@@ -48,7 +56,7 @@ fn guarded<O: Serialize>(
 ) -> i32 {
     let result = catch_unwind(AssertUnwindSafe(f));
     let (status, bytes) = match result {
-        Ok(Ok(value)) => match serde_json::to_vec(&value) {
+        Ok(Ok(value)) => match to_json(&value) {
             Ok(bytes) => (STATUS_OK, bytes),
             Err(e) => (
                 STATUS_ERROR,

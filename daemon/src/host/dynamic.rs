@@ -62,29 +62,47 @@ impl DynamicPlugin {
         f: CallFn,
         input: &I,
     ) -> Result<O, PluginError> {
-        let bytes = serde_json::to_vec(input)
+        // A request's or an answer's JSON is a few hundred bytes: start with
+        // room for it rather than growing from nothing.
+        let mut bytes = Vec::with_capacity(INPUT_START);
+        serde_json::to_writer(&mut bytes, input)
             .map_err(|e| PluginError::new("host_serialize", e.to_string()))?;
         let mut out = Buffer::EMPTY;
         // SAFETY: `f` comes from a checked table; the input buffer is valid
         // for `len` bytes for the duration of the call; `out` is writable.
         let status = unsafe { f(bytes.as_ptr(), bytes.len(), &mut out) };
-        let output = take_output(self.table, out)?;
-        if status != STATUS_OK {
-            return Err(status_error(status, &output));
-        }
-        serde_json::from_slice(&output).map_err(|e| {
-            PluginError::new(
-                "plugin_bad_output",
-                format!("plugin {} returned malformed JSON: {e}", self.manifest.name),
-            )
-        })
+        // Parsed in place, before the plugin's buffer is freed.
+        read_output(self.table, out, |output| {
+            if status != STATUS_OK {
+                return Err(status_error(status, output));
+            }
+            serde_json::from_slice(output).map_err(|e| {
+                PluginError::new(
+                    "plugin_bad_output",
+                    format!("plugin {} returned malformed JSON: {e}", self.manifest.name),
+                )
+            })
+        })?
     }
 }
 
+/// Room for a plugin call's JSON input before it grows.
+const INPUT_START: usize = 1024;
+
 /// Copies the plugin's output and releases it through the plugin's `free`.
 fn take_output(table: &PluginTable, out: Buffer) -> Result<Vec<u8>, PluginError> {
+    read_output(table, out, <[u8]>::to_vec)
+}
+
+/// Gives the plugin's output to `read`, then releases it through the
+/// plugin's `free`.
+fn read_output<T>(
+    table: &PluginTable,
+    out: Buffer,
+    read: impl FnOnce(&[u8]) -> T,
+) -> Result<T, PluginError> {
     if out.ptr.is_null() {
-        return Ok(Vec::new());
+        return Ok(read(&[]));
     }
     let result = if out.len > OUTPUT_CAP {
         Err(PluginError::new(
@@ -96,8 +114,11 @@ fn take_output(table: &PluginTable, out: Buffer) -> Result<Vec<u8>, PluginError>
         ))
     } else {
         // SAFETY: the plugin wrote `(ptr, len)` describing a buffer it owns
-        // and keeps alive until we call its `free`.
-        Ok(unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec())
+        // and keeps alive until we call its `free`, below; the slice does
+        // not outlive `read`.
+        Ok(read(unsafe {
+            std::slice::from_raw_parts(out.ptr, out.len)
+        }))
     };
     // SAFETY: the buffer came from this plugin and is freed exactly once.
     unsafe { (table.free)(out.ptr, out.len) };
