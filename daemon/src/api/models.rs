@@ -85,7 +85,7 @@ pub struct DryRun {
     pub dry_run: bool,
     pub matched: u64,
     pub per_account: BTreeMap<String, u64>,
-    /// Up to [`DRY_RUN_SAMPLE`] of the matched messages.
+    /// Up to `DRY_RUN_SAMPLE` of the matched messages.
     pub sample: Vec<serde_json::Value>,
 }
 

@@ -1,7 +1,8 @@
-//! The dispatcher: per account ([`lane`]), claims due tasks from the store,
+//! The dispatcher: per account (`lane.rs`), claims due tasks from the store,
 //! waits for a call permit and the account's rate limit, asks the plugin
 //! for the request, sends it, asks the plugin what the answer means, and
-//! records the result. Pure decisions live in [`policy`] and [`limiter`].
+//! records the result (`recorder.rs`). Pure decisions live in `policy.rs`
+//! and `limiter.rs`.
 
 mod executor;
 mod lane;
