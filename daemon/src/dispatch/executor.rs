@@ -44,7 +44,7 @@ impl Executor {
         admitted: Admitted,
         timeout: Duration,
     ) -> Result<HttpResponse, String> {
-        let Admitted { request, url } = admitted;
+        let (request, url) = admitted.into_parts();
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("invalid HTTP method {:?}", request.method))?;
         let mut builder = self.client.request(method, url).timeout(timeout);

@@ -50,11 +50,26 @@ impl fmt::Display for UrlParts {
 
 /// A request the guard let through, with the URL it parsed and checked. The
 /// executor sends this URL as it is: what was checked is what is sent, and
-/// the URL is parsed once per call.
+/// the URL is parsed once per call. Only [`HostGuard::admit`] makes one.
 #[derive(Debug)]
 pub struct Admitted {
-    pub request: HttpRequest,
-    pub url: reqwest::Url,
+    request: HttpRequest,
+    url: reqwest::Url,
+}
+
+impl Admitted {
+    pub fn request(&self) -> &HttpRequest {
+        &self.request
+    }
+
+    pub fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    /// The request, and the URL to send it to.
+    pub fn into_parts(self) -> (HttpRequest, reqwest::Url) {
+        (self.request, self.url)
+    }
 }
 
 /// The hosts one account's plugin may reach.
@@ -148,8 +163,11 @@ mod tests {
         let admitted = guard
             .admit(request("http://127.0.0.1:8900/v3/push/1?x=1"))
             .unwrap();
-        assert_eq!(admitted.url.as_str(), "http://127.0.0.1:8900/v3/push/1?x=1");
-        assert_eq!(admitted.request.url, admitted.url.as_str());
+        assert_eq!(
+            admitted.url().as_str(),
+            "http://127.0.0.1:8900/v3/push/1?x=1"
+        );
+        assert_eq!(admitted.request().url, admitted.url().as_str());
         for bad in [
             "https://evil.example/v1/x",
             "http://api.vendor.example/v1/x",
