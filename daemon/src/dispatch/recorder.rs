@@ -110,7 +110,9 @@ async fn gather(
     if finished.recv_many(batch, most).await == 0 {
         return 0;
     }
-    let deadline = tokio::time::Instant::now() + linger;
+    // One timer for the whole wait, not one per result that arrives.
+    let lingered = tokio::time::sleep(linger);
+    tokio::pin!(lingered);
     // Results in the batch per account.
     let mut held: Vec<(String, usize)> = Vec::new();
     let mut counted = 0;
@@ -140,7 +142,7 @@ async fn gather(
                     return batch.len();
                 }
             }
-            () = tokio::time::sleep_until(deadline) => return batch.len(),
+            () = &mut lingered => return batch.len(),
         }
     }
 }
