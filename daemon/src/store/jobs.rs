@@ -12,7 +12,7 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::schema::OPEN;
 use super::select::where_clause;
-use super::sqlite::{audit, message_state};
+use super::sqlite::{audit, settled_state};
 use super::{JobCreated, JobSpec, StoreError, TaskState, progress};
 
 /// A matched message: (id, account, ledger state).
@@ -30,7 +30,7 @@ pub(super) fn create(conn: &Connection, spec: &JobSpec) -> Result<JobCreated, St
     let (clause, values) = where_clause(&spec.selector);
     // Never act twice on the daemon's own account: a message this action
     // already reached is recorded as already done.
-    let done = message_state(spec.action, TaskState::Done).unwrap_or("");
+    let done = settled_state(spec.action).unwrap_or("");
     let job_id = insert_row(conn, spec, 0)?;
     let before: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM tasks", [], |r| r.get(0))?;
     // The selector's values come after the job's own five parameters, and
@@ -83,7 +83,7 @@ pub(super) fn create_for(
 ) -> Result<JobCreated, StoreError> {
     let count = matched.len() as u64;
     let job_id = insert_row(conn, spec, count)?;
-    let done = message_state(spec.action, TaskState::Done);
+    let done = settled_state(spec.action);
     let mut insert = conn.prepare_cached(
         "INSERT INTO tasks (job_id, message_id, account, state, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?;

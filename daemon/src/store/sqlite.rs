@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use plugin_api::OperationKind;
 use rusqlite::{Connection, OpenFlags, params};
@@ -35,6 +36,9 @@ pub struct SqliteStore {
     reads: mpsc::Sender<Op>,
     /// Copies the WAL back for a file database (the writer does not).
     _checkpointer: Option<Checkpointer>,
+    /// Messages with a task out (see [`tasks::Busy`]); only the database
+    /// thread touches it, so its lock is never contended.
+    busy: Arc<Mutex<tasks::Busy>>,
 }
 
 impl SqliteStore {
@@ -60,6 +64,7 @@ impl SqliteStore {
             ops,
             reads,
             _checkpointer: checkpointer,
+            busy: Arc::default(),
         })
     }
 
@@ -70,6 +75,7 @@ impl SqliteStore {
             reads: ops.clone(),
             ops,
             _checkpointer: None,
+            busy: Arc::default(),
         })
     }
 
@@ -186,6 +192,20 @@ pub(super) fn parse_action(text: &str) -> OperationKind {
 }
 
 /// The ledger state a message reaches when a task of `action` ends in `state`.
+/// The ledger states that end a message's life at the vendor: a recall or a
+/// cancel that reached it. Only another of them replaces one.
+pub(super) const SETTLED: [&str; 2] = ["recalled", "cancelled"];
+
+/// The ledger state after which `action` is never sent again for a message:
+/// it already reached the vendor. An update may be sent again (new content).
+pub(super) fn settled_state(action: OperationKind) -> Option<&'static str> {
+    match action {
+        OperationKind::Recall => Some(SETTLED[0]),
+        OperationKind::Cancel => Some(SETTLED[1]),
+        OperationKind::Update => None,
+    }
+}
+
 pub(super) fn message_state(action: OperationKind, state: TaskState) -> Option<&'static str> {
     Some(match (action, state) {
         (OperationKind::Recall, TaskState::Done | TaskState::AlreadyDone) => "recalled",
@@ -229,11 +249,19 @@ impl Store for SqliteStore {
     }
 
     fn claim(&self, account: String, now_ms: i64, limit: u32) -> StoreFuture<'_, Vec<ClaimedTask>> {
-        Box::pin(self.run_bookkeeping(move |conn| tasks::claim(conn, &account, now_ms, limit)))
+        let busy = Arc::clone(&self.busy);
+        Box::pin(self.run_bookkeeping(move |conn| {
+            let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+            tasks::claim(conn, &mut busy, &account, now_ms, limit)
+        }))
     }
 
     fn finish(&self, results: Vec<TaskResult>) -> StoreFuture<'_, ()> {
-        Box::pin(self.run_bookkeeping(move |conn| tasks::finish(conn, &results)))
+        let busy = Arc::clone(&self.busy);
+        Box::pin(self.run_bookkeeping(move |conn| {
+            let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+            tasks::finish(conn, &mut busy, &results)
+        }))
     }
 
     fn next_due(&self, account: String) -> StoreFuture<'_, Option<i64>> {
@@ -260,7 +288,9 @@ impl Store for SqliteStore {
     }
 
     fn recover(&self) -> StoreFuture<'_, u64> {
+        let busy = Arc::clone(&self.busy);
         Box::pin(self.run(move |conn| {
+            busy.lock().unwrap_or_else(PoisonError::into_inner).clear();
             Ok(conn.execute(
                 "UPDATE tasks SET state = 'pending' WHERE state = 'running'",
                 [],

@@ -3,18 +3,18 @@
 //! their batch (no savepoint: they fail only when the database does), so
 //! their fixed costs are paid once per batch of tasks, not once per task.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use plugin_api::Message;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::progress::finish_job_if_done;
-use super::sqlite::{audit, message_state, parse_action};
+use super::sqlite::{SETTLED, audit, message_state, parse_action, settled_state};
 use super::{ClaimedTask, StoreError, TaskResult, TaskState};
 
 /// Up to ?3 tasks of account ?1 due at ?2, through the `tasks_pending` index.
-pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta
+pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta, m.state
      FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
      WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
      ORDER BY t.next_at, t.id LIMIT ?3";
@@ -23,42 +23,92 @@ pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts,
 pub(super) const NEXT_DUE: &str =
     "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'";
 
+/// The message of each task handed out and not yet finished, as the
+/// database thread remembers it: message id → task id. A hint checked
+/// against the table before it keeps a task back, so an entry left behind by
+/// a claim whose batch rolled back does no harm.
+pub(super) type Busy = HashMap<i64, i64>;
+
+/// How long a task is put back when another task of its message is out (two
+/// jobs over one message: a bot that retried its request, an event rule and
+/// an age rule). Claimed again after that, it is recorded `already_done`
+/// without a call if the other reached the vendor.
+pub(super) const DEFER_MS: i64 = 1_000;
+
 /// Takes up to `limit` due tasks of `account`, oldest due first; they become
-/// `running`.
+/// `running`. Never hands out two tasks of one message at once, nor one
+/// whose message its action already reached:
+/// - a task whose message another job has since recalled (or cancelled) is
+///   recorded `already_done` here, without a vendor call;
+/// - a task whose message has another task out waits [`DEFER_MS`].
 pub(super) fn claim(
     conn: &Connection,
+    busy: &mut Busy,
     account: &str,
     now_ms: i64,
     limit: u32,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let mut query = conn.prepare_cached(CLAIM)?;
-    let tasks: Vec<ClaimedTask> = query
-        .query_map(params![account, now_ms, limit], |r| {
-            let action: String = r.get(4)?;
-            let params: String = r.get(5)?;
-            let tags: String = r.get(8)?;
-            let meta: String = r.get(9)?;
-            Ok(ClaimedTask {
-                task_id: r.get(0)?,
-                job_id: r.get(1)?,
-                message_id: r.get(2)?,
-                attempts: r.get(3)?,
-                action: parse_action(&action),
-                params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
-                message: Message {
-                    account: account.to_owned(),
-                    remote_id: r.get(6)?,
-                    sent_at_ms: r.get(7)?,
-                    tags: serde_json::from_str(&tags).unwrap_or_default(),
-                    meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
-                },
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let mut running = conn.prepare_cached("SELECT state = 'running' FROM tasks WHERE id = ?1")?;
     let mut mark =
         conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
-    for task in &tasks {
-        mark.execute(params![task.task_id, now_ms])?;
+    let mut defer = conn.prepare_cached("UPDATE tasks SET next_at = ?2 WHERE id = ?1")?;
+    let mut settled = Vec::new();
+    let mut tasks = Vec::new();
+    let mut rows = query.query(params![account, now_ms, limit])?;
+    while let Some(r) = rows.next()? {
+        let task_id: i64 = r.get(0)?;
+        let message_id: i64 = r.get(2)?;
+        let action = parse_action(&r.get::<_, String>(4)?);
+        let state = r.get_ref(10)?;
+        if settled_state(action).is_some_and(|done| state.as_str().ok() == Some(done)) {
+            settled.push(TaskResult {
+                task_id,
+                job_id: r.get(1)?,
+                message_id,
+                action,
+                account: account.to_owned(),
+                state: TaskState::AlreadyDone,
+                attempts: r.get(3)?,
+                next_at_ms: now_ms,
+                error: None,
+                at_ms: now_ms,
+            });
+            continue;
+        }
+        if let Some(&other) = busy.get(&message_id)
+            && other != task_id
+            && running
+                .query_row(params![other], |r| r.get::<_, bool>(0))
+                .optional()?
+                .unwrap_or(false)
+        {
+            defer.execute(params![task_id, now_ms.saturating_add(DEFER_MS)])?;
+            continue;
+        }
+        mark.execute(params![task_id, now_ms])?;
+        busy.insert(message_id, task_id);
+        let params: String = r.get(5)?;
+        let tags: String = r.get(8)?;
+        let meta: String = r.get(9)?;
+        tasks.push(ClaimedTask {
+            task_id,
+            job_id: r.get(1)?,
+            message_id,
+            attempts: r.get(3)?,
+            action,
+            params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+            message: Message {
+                account: account.to_owned(),
+                remote_id: r.get(6)?,
+                sent_at_ms: r.get(7)?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
+            },
+        });
+    }
+    if !settled.is_empty() {
+        finish(conn, busy, &settled)?;
     }
     Ok(tasks)
 }
@@ -90,18 +140,31 @@ struct Attempts<'a> {
 ///
 /// A task that has ended never changes again: a result for one (which the
 /// dispatcher never sends) is ignored.
-pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), StoreError> {
+pub(super) fn finish(
+    conn: &Connection,
+    busy: &mut Busy,
+    results: &[TaskResult],
+) -> Result<(), StoreError> {
     let mut update = conn.prepare_cached(
         "UPDATE tasks SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6
          WHERE id = ?1 AND state IN ('pending', 'running')",
     )?;
-    let mut ledger = conn.prepare_cached("UPDATE messages SET state = ?2 WHERE id = ?1")?;
+    // A settled message stays settled: a later job's failure on it (a
+    // cancel after the recall, say) does not undo what the vendor did.
+    let mut ledger = conn.prepare_cached(
+        "UPDATE messages SET state = ?2
+         WHERE id = ?1 AND (state NOT IN (?3, ?4) OR ?2 IN (?3, ?4))",
+    )?;
     let mut audited: BTreeMap<(i64, &str), (i64, Attempts<'_>)> = BTreeMap::new();
     // Jobs with a task that ended, and when the last of them did.
     let mut ended: BTreeMap<i64, i64> = BTreeMap::new();
     // Tasks that left the open bucket, per job, account and state.
     let mut closed: BTreeMap<(i64, &str, &str), i64> = BTreeMap::new();
     for r in results {
+        // The attempt is over, whatever it ended in.
+        if busy.get(&r.message_id) == Some(&r.task_id) {
+            busy.remove(&r.message_id);
+        }
         let changed = update.execute(params![
             r.task_id,
             r.state.as_str(),
@@ -114,7 +177,7 @@ pub(super) fn finish(conn: &Connection, results: &[TaskResult]) -> Result<(), St
             continue;
         }
         if let Some(state) = message_state(r.action, r.state) {
-            ledger.execute(params![r.message_id, state])?;
+            ledger.execute(params![r.message_id, state, SETTLED[0], SETTLED[1]])?;
         }
         let (at, record) = audited
             .entry((r.job_id, r.account.as_str()))

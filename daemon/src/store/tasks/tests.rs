@@ -339,3 +339,5 @@ async fn the_kept_counts_match_the_tasks_through_claims_results_retries_and_rest
         "{tasks:?}"
     );
 }
+
+mod settled;
