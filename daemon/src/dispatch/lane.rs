@@ -2,7 +2,7 @@
 //! attempt for each as soon as it has an unrecorded permit, which goes with
 //! the attempt's result to the [`recorder`](super::recorder) and comes back
 //! once the result is durable. The attempt itself then waits for a call
-//! permit and the rate limiter ([`Dispatcher::take_call`]) and gives the call
+//! permit, any token, and the rate limiter ([`Dispatcher::admit`]) and gives the call
 //! permit back as soon as the vendor has answered: the next attempt is
 //! already waiting for it, its task claimed. Claiming ahead keeps the
 //! permits busy while the next claim waits for the store.
@@ -184,35 +184,44 @@ impl Dispatcher {
         self.metrics.queue_depth(&name, 0);
     }
 
-    /// Waits for a call permit, then for the rate limit to admit a call of
-    /// `action`; `None` at shutdown. The permit first, then the rate limit:
-    /// a call leaves as soon as it is admitted, so what the vendor sees keeps
-    /// the spacing the limiter granted.
-    pub(super) async fn take_call(
+    /// Waits for a call permit; `None` at shutdown.
+    pub(super) async fn take_permit(
+        &self,
+        lane: &Lane,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            call = Arc::clone(&lane.calls).acquire_owned() => call.ok(),
+            _ = shutdown.wait_for(|stop| *stop) => None,
+        }
+    }
+
+    /// Waits for the rate limit to admit a call of `action`, one attempt at
+    /// a time; `false` at shutdown. Taken last, once the call permit and any
+    /// token are in hand: an admitted call leaves at once, so what the vendor
+    /// sees keeps the spacing the limiter granted (a token fetched after the
+    /// admission would let admitted calls bunch up behind it).
+    pub(super) async fn admit(
         &self,
         lane: &Lane,
         action: OperationKind,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<OwnedSemaphorePermit> {
+    ) -> bool {
         let stop = async { shutdown.wait_for(|stop| *stop).await.is_ok() };
         tokio::pin!(stop);
-        let call = tokio::select! {
-            call = Arc::clone(&lane.calls).acquire_owned() => call.ok()?,
-            _ = &mut stop => return None,
-        };
         let _turn = tokio::select! {
             turn = lane.admission.lock() => turn,
-            _ = &mut stop => return None,
+            _ = &mut stop => return false,
         };
         loop {
             let wait = {
                 let mut limiter = lane.limiter.lock().unwrap_or_else(|e| e.into_inner());
                 limiter.try_acquire(action, lane.elapsed_ms())
             };
-            let Err(wait) = wait else { return Some(call) };
+            let Err(wait) = wait else { return true };
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                _ = &mut stop => return None,
+                _ = &mut stop => return false,
             }
         }
     }

@@ -48,6 +48,17 @@ pub struct Dispatcher {
     wakers: HashMap<String, Arc<Notify>>,
 }
 
+/// A recall past the vendor's window: recorded without a vendor call.
+fn expired(vendor: &str, window_secs: Option<u64>) -> Next {
+    let window_h = window_secs.unwrap_or(0) / 3600;
+    Next::Finish(
+        TaskState::Expired,
+        Some(format!(
+            "past {vendor}'s {window_h} h recall window; no vendor call made"
+        )),
+    )
+}
+
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
@@ -126,11 +137,13 @@ impl Dispatcher {
     }
 
     /// One attempt at one task, started with an unrecorded permit. A vendor
-    /// call waits for a call permit and the rate limit, and gives the permit
-    /// back once the vendor has answered; the result goes to the recorder
-    /// with the unrecorded permit. A task decided without a call (past its
-    /// window, an operation the plugin lacks) takes no call permit and does
-    /// not wait for the rate limit.
+    /// call waits for a call permit, then a token if the plugin uses one,
+    /// then the rate limit, and gives the permit back once the vendor has
+    /// answered; the result goes to the recorder with the unrecorded permit.
+    /// A task decided without a call (past its window, an operation the
+    /// plugin lacks) takes no call permit and does not wait for the rate
+    /// limit. The window is checked again once the call is admitted: the
+    /// waits before it can be long (an account paused by the vendor).
     async fn attempt(
         self: Arc<Self>,
         lane: Arc<Lane>,
@@ -142,18 +155,14 @@ impl Dispatcher {
         let runtime = &lane.runtime;
         let manifest = &runtime.plugin.manifest;
         let attempts = task.attempts + 1;
-        let now = now_ms();
-        let next = if task.action == OperationKind::Recall
-            && past_window(manifest.recall_window_secs, task.message.sent_at_ms, now)
-        {
-            let window_h = manifest.recall_window_secs.unwrap_or(0) / 3600;
-            Next::Finish(
-                TaskState::Expired,
-                Some(format!(
-                    "past {}'s {window_h} h recall window; no vendor call made",
-                    manifest.vendor
-                )),
-            )
+        let past_window = |now| {
+            task.action == OperationKind::Recall
+                && past_window(manifest.recall_window_secs, task.message.sent_at_ms, now)
+        };
+        // The token the call used, to forget if the vendor refuses it.
+        let mut used_token = None;
+        let next = if past_window(now_ms()) {
+            expired(&manifest.vendor, manifest.recall_window_secs)
         } else if !manifest.operations.contains(&task.action) {
             Next::Finish(
                 TaskState::Failed,
@@ -163,19 +172,32 @@ impl Dispatcher {
                 )),
             )
         } else {
-            let Some(call) = self.take_call(&lane, task.action, &mut shutdown).await else {
-                // Shutdown before the call: the task stays `running` and is
-                // handed back.
+            // At shutdown before the call, the task stays `running` and is
+            // handed back.
+            let Some(call) = self.take_permit(&lane, &mut shutdown).await else {
                 return;
             };
-            // The message and parameters go to the plugin; the result needs
-            // only the task's ids.
-            let operation = Operation {
-                kind: task.action,
-                message: task.message,
-                params: task.params,
+            let next = match self.token(runtime, attempts).await {
+                Err(next) => next,
+                Ok(token) => {
+                    if !self.admit(&lane, task.action, &mut shutdown).await {
+                        return;
+                    }
+                    if past_window(now_ms()) {
+                        expired(&manifest.vendor, manifest.recall_window_secs)
+                    } else {
+                        used_token.clone_from(&token);
+                        // The message and parameters go to the plugin; the
+                        // result needs only the task's ids.
+                        let operation = Operation {
+                            kind: task.action,
+                            message: task.message,
+                            params: task.params,
+                        };
+                        self.call_vendor(runtime, operation, token, attempts).await
+                    }
+                }
             };
-            let next = self.call_vendor(runtime, operation, attempts).await;
             // The vendor is done with this call: the next may leave.
             drop(call);
             next
@@ -198,7 +220,9 @@ impl Dispatcher {
                 (TaskState::Pending, at_ms, Some(error), "retry")
             }
             Next::RefreshToken { error } => {
-                self.tokens.invalidate(&runtime.name);
+                if let Some(token) = &used_token {
+                    self.tokens.invalidate(&runtime.name, token);
+                }
                 (TaskState::Pending, at, Some(error), "refresh_token")
             }
         };
@@ -228,36 +252,41 @@ impl Dispatcher {
             .await;
     }
 
+    /// What follows `outcome` for attempt number `attempts`.
+    fn decide(&self, outcome: &Outcome, attempts: u32) -> Next {
+        after_outcome(
+            outcome,
+            attempts,
+            self.config.max_attempts,
+            now_ms(),
+            self.backoff,
+            fastrand::f64(),
+        )
+    }
+
+    /// The account's token if its plugin uses one (`Ok(None)` if not); `Err`
+    /// with what follows when none can be had.
+    async fn token(&self, runtime: &AccountRuntime, attempts: u32) -> Result<Option<String>, Next> {
+        if !runtime.plugin.manifest.uses_token {
+            return Ok(None);
+        }
+        self.tokens
+            .get(runtime, &self.executor, self.config.request_timeout, now_ms)
+            .await
+            .map(Some)
+            .map_err(|outcome| self.decide(&outcome, attempts))
+    }
+
     async fn call_vendor(
         &self,
         runtime: &AccountRuntime,
         operation: Operation,
+        token: Option<String>,
         attempts: u32,
     ) -> Next {
         let plugin = &runtime.plugin.plugin;
         let timeout = self.config.request_timeout;
-        let decide = |outcome: &Outcome| {
-            after_outcome(
-                outcome,
-                attempts,
-                self.config.max_attempts,
-                now_ms(),
-                self.backoff,
-                fastrand::f64(),
-            )
-        };
-        let token = if runtime.plugin.manifest.uses_token {
-            match self
-                .tokens
-                .get(runtime, &self.executor, timeout, now_ms)
-                .await
-            {
-                Ok(token) => Some(token),
-                Err(outcome) => return decide(&outcome),
-            }
-        } else {
-            None
-        };
+        let decide = |outcome: &Outcome| self.decide(outcome, attempts);
         let input = PrepareInput {
             account: runtime.account.clone(),
             operation,

@@ -131,28 +131,30 @@ pub(super) async fn job_store(
     gate: usize,
     failures: usize,
 ) -> (Arc<Gated>, i64) {
+    job_store_sent(n, accounts, 1_000, gate, failures).await
+}
+
+/// [`job_store`] with the messages sent at `sent_at_ms`.
+pub(super) async fn job_store_sent(
+    n: usize,
+    accounts: &[&str],
+    sent_at_ms: i64,
+    gate: usize,
+    failures: usize,
+) -> (Arc<Gated>, i64) {
     let inner = SqliteStore::open_in_memory().unwrap();
     let messages = (1..=n)
         .map(|i| NewMessage {
             account: accounts[(i - 1) % accounts.len()].into(),
             remote_id: i.to_string(),
-            sent_at_ms: 1_000,
+            sent_at_ms,
             tags: vec!["x".into()],
             meta: json!(null),
             age: Vec::new(),
         })
         .collect();
     inner.track(messages, None).await.unwrap();
-    let spec = JobSpec {
-        requested_by: "test".into(),
-        reason: "because".into(),
-        action: OperationKind::Recall,
-        selector: serde_json::from_value(json!({"tags": ["x"]})).unwrap(),
-        params: json!(null),
-        max_messages: n as u64,
-        now_ms: 5_000,
-    };
-    let job = inner.create_job(spec, None).await.unwrap().job_id;
+    let job = inner.create_job(recall_x(n), None).await.unwrap().job_id;
     let store = Arc::new(Gated {
         inner,
         gate: Semaphore::new(gate),
@@ -161,4 +163,17 @@ pub(super) async fn job_store(
         failures: AtomicUsize::new(failures),
     });
     (store, job)
+}
+
+/// The recall of the (up to `n`) messages tagged `x`, asked at 5 s.
+pub(super) fn recall_x(n: usize) -> JobSpec {
+    JobSpec {
+        requested_by: "test".into(),
+        reason: "because".into(),
+        action: OperationKind::Recall,
+        selector: serde_json::from_value(json!({"tags": ["x"]})).unwrap(),
+        params: json!(null),
+        max_messages: n as u64,
+        now_ms: 5_000,
+    }
 }

@@ -2,13 +2,13 @@
 //! gate: what a call holds, and when it lets go.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use plugin_api::{
     HttpRequest, InterpretInput, Manifest, OperationKind, Outcome, Plugin, PluginError,
-    PrepareInput,
+    PrepareInput, TokenInput, TokenParseInput, TokenReply,
 };
 use tokio::sync::watch;
 use warp::Filter as _;
@@ -25,17 +25,34 @@ use crate::store::{JobProgress, Store};
 const CONCURRENCY: usize = 2;
 
 /// Recalls with one `POST {base_url}/recall`; any 200 is done. Messages
-/// older than `window_secs` are past its recall window.
+/// older than `window_secs` are past its recall window. With `tokens`, it
+/// gets a token from `GET {base_url}/token` first.
 struct Recaller {
     window_secs: Option<u64>,
+    tokens: bool,
 }
 
 impl Plugin for Recaller {
     fn manifest(&self) -> Manifest {
         Manifest {
             recall_window_secs: self.window_secs,
+            uses_token: self.tokens,
             ..test_manifest("recaller", vec![OperationKind::Recall])
         }
+    }
+    fn token_request(&self, input: &TokenInput) -> Result<Option<HttpRequest>, PluginError> {
+        Ok(self.tokens.then(|| HttpRequest {
+            method: "GET".into(),
+            url: format!("{}/token", input.account.base_url(&[]).unwrap_or_default()),
+            headers: vec![],
+            body: None,
+        }))
+    }
+    fn token_parse(&self, _: &TokenParseInput) -> Result<TokenReply, PluginError> {
+        Ok(TokenReply::Granted {
+            token: "t".into(),
+            expires_in_secs: 3_600,
+        })
     }
     fn prepare(&self, input: &PrepareInput) -> Result<HttpRequest, PluginError> {
         Ok(HttpRequest {
@@ -57,21 +74,33 @@ impl Plugin for Recaller {
     }
 }
 
-/// Calls a [`vendor`] received, and the most it held at once.
+/// Calls a [`vendor`] received, when, and the most it held at once.
 #[derive(Default)]
 struct Seen {
     calls: AtomicUsize,
     in_flight: AtomicUsize,
     most: AtomicUsize,
+    arrivals: Mutex<Vec<Instant>>,
 }
 
 /// A vendor on 127.0.0.1 that answers every call with 200 after `hold`.
 async fn vendor(hold: Duration) -> (String, Arc<Seen>) {
+    vendor_with_tokens(hold, Duration::ZERO).await
+}
+
+/// A [`vendor`] whose `GET /token` answers after `token_hold` (and is not
+/// counted as a call).
+async fn vendor_with_tokens(hold: Duration, token_hold: Duration) -> (String, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let counted = Arc::clone(&seen);
-    let route = warp::any().then(move || {
+    let token = warp::path("token").then(move || async move {
+        tokio::time::sleep(token_hold).await;
+        "{}"
+    });
+    let call = warp::any().then(move || {
         let seen = Arc::clone(&counted);
         async move {
+            seen.arrivals.lock().unwrap().push(Instant::now());
             seen.calls.fetch_add(1, Ordering::SeqCst);
             let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             seen.most.fetch_max(now, Ordering::SeqCst);
@@ -82,7 +111,7 @@ async fn vendor(hold: Duration) -> (String, Arc<Seen>) {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(warp::serve(route).incoming(listener).run());
+    tokio::spawn(warp::serve(token.or(call)).incoming(listener).run());
     (format!("http://{addr}"), seen)
 }
 
@@ -111,7 +140,10 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
     let (store, job) = job_store(n, &["a"], 0, 0).await;
     let (base_url, seen) = vendor(Duration::from_millis(20)).await;
     let (stop, shutdown) = watch::channel(false);
-    let plugin = Recaller { window_secs: None };
+    let plugin = Recaller {
+        window_secs: None,
+        tokens: false,
+    };
     let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 10_000).run(shutdown));
 
     // No result can be written: the calls go on while the results wait, up
@@ -153,6 +185,7 @@ async fn tasks_past_their_window_expire_without_waiting_for_the_rate_limit() {
     let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: Some(3_600),
+        tokens: false,
     };
     let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 1).run(shutdown));
 
@@ -179,3 +212,5 @@ async fn done(store: &Gated, job: i64, within: Duration) -> JobProgress {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+mod calls;

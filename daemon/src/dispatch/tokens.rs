@@ -26,8 +26,21 @@ pub struct Tokens {
 
 /// How long before expiry a token is replaced: a tenth of its life, at most 5 min.
 pub fn refresh_margin_ms(expires_in_secs: u64) -> i64 {
-    let life = (expires_in_secs as i64).saturating_mul(1000);
-    (life / 10).min(300_000)
+    (life_ms(expires_in_secs) / 10).min(300_000)
+}
+
+/// A token's life in milliseconds, saturated (a plugin may answer anything).
+fn life_ms(expires_in_secs: u64) -> i64 {
+    i64::try_from(expires_in_secs)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
+}
+
+/// When a token granted at `now_ms` for `expires_in_secs` is replaced.
+fn refresh_at_ms(now_ms: i64, expires_in_secs: u64) -> i64 {
+    now_ms
+        .saturating_add(life_ms(expires_in_secs))
+        .saturating_sub(refresh_margin_ms(expires_in_secs))
 }
 
 impl Tokens {
@@ -39,12 +52,14 @@ impl Tokens {
             .map(|e| e.token.clone())
     }
 
-    /// Forgets `account`'s token (the vendor refused it).
-    pub fn invalidate(&self, account: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(account);
+    /// Forgets `account`'s token `refused` (the vendor refused it), unless
+    /// it was already replaced: a late refusal of the old token must not
+    /// drop the new one.
+    pub fn invalidate(&self, account: &str, refused: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.get(account).is_some_and(|e| e.token == refused) {
+            entries.remove(account);
+        }
     }
 
     /// A valid token, from the cache or freshly obtained. `Err` carries the
@@ -112,8 +127,7 @@ impl Tokens {
                 let now = now_ms();
                 let entry = Entry {
                     token: token.clone(),
-                    refresh_at_ms: now + (expires_in_secs as i64).saturating_mul(1000)
-                        - refresh_margin_ms(expires_in_secs),
+                    refresh_at_ms: refresh_at_ms(now, expires_in_secs),
                 };
                 self.entries
                     .lock()
@@ -130,6 +144,33 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cache(tokens: &Tokens, token: &str) {
+        tokens.entries.lock().unwrap().insert(
+            "a".into(),
+            Entry {
+                token: token.into(),
+                refresh_at_ms: i64::MAX,
+            },
+        );
+    }
+
+    #[test]
+    fn a_late_refusal_of_an_old_token_keeps_the_new_one() {
+        let tokens = Tokens::default();
+        cache(&tokens, "t1");
+        tokens.invalidate("a", "t1");
+        assert_eq!(tokens.cached("a", 0), None);
+        cache(&tokens, "t2");
+        tokens.invalidate("a", "t1");
+        assert_eq!(tokens.cached("a", 0).as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn a_huge_lifetime_does_not_wrap() {
+        assert_eq!(refresh_margin_ms(u64::MAX), 300_000);
+        assert!(refresh_at_ms(1_000, u64::MAX) > 1_000);
+    }
 
     #[test]
     fn tokens_are_replaced_before_they_expire() {
