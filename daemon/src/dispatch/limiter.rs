@@ -34,7 +34,7 @@ impl Window {
         let mut requests = u64::from(limit.requests.max(1));
         // The safety margin is taken on the whole window, before scaling.
         let per = limit.per_ms.max(1);
-        let mut per_ms = per + (per / 50).max(10);
+        let mut per_ms = per.saturating_add((per / 50).max(10));
         if requests > u64::from(MAX_LOG) {
             let k = requests.div_ceil(u64::from(MAX_LOG));
             // Fewer calls per window and a longer window: both only tighten.
@@ -51,14 +51,20 @@ impl Window {
 
     /// Milliseconds to wait before a call is allowed (0 = now).
     fn wait(&mut self, now_ms: u64) -> u64 {
-        while self.log.front().is_some_and(|&t| t + self.per_ms <= now_ms) {
+        while self
+            .log
+            .front()
+            .is_some_and(|&t| t.saturating_add(self.per_ms) <= now_ms)
+        {
             self.log.pop_front();
         }
         if self.log.len() < self.capacity {
             0
         } else {
             // Invariant: the log is full, so it has a front.
-            self.log.front().map_or(0, |&t| t + self.per_ms - now_ms)
+            self.log
+                .front()
+                .map_or(0, |&t| t.saturating_add(self.per_ms) - now_ms)
         }
     }
 }
@@ -143,6 +149,13 @@ mod tests {
             most = most.max(end - start);
         }
         most
+    }
+
+    #[test]
+    fn a_window_of_any_length_holds_its_calls() {
+        let mut limiter = Limiter::new(&[limit("*", 1, u64::MAX)]);
+        assert_eq!(limiter.try_acquire(OperationKind::Recall, 5), Ok(()));
+        assert!(limiter.try_acquire(OperationKind::Recall, 6).is_err());
     }
 
     #[test]

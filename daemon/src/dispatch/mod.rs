@@ -25,7 +25,10 @@ use tokio::task::JoinSet;
 
 pub use executor::Executor;
 pub use limiter::Limiter;
-pub use policy::{Backoff, Next, after_outcome, past_window, redact};
+pub use policy::{
+    Backoff, MAX_WAIT_MS, Next, after_outcome, honour_retry_after, past_window, redact,
+    retry_after_ms,
+};
 pub use tokens::Tokens;
 
 use crate::accounts::{AccountRuntime, Accounts};
@@ -319,7 +322,7 @@ impl Dispatcher {
         };
         let retry_after = response
             .header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| retry_after_ms(v, now_ms()));
         let interpret = InterpretInput {
             account: input.account,
             operation: input.operation,
@@ -345,16 +348,8 @@ impl Dispatcher {
                 permanent: true,
             };
         }
-        // Honour an HTTP Retry-After the plugin did not translate itself.
-        if let (
-            Outcome::Retry {
-                after_ms: after @ None,
-                ..
-            },
-            Some(secs),
-        ) = (&mut outcome, retry_after)
-        {
-            *after = Some(secs.saturating_mul(1000));
+        if let Some(wait) = retry_after {
+            outcome = honour_retry_after(outcome, wait);
         }
         decide(&outcome)
     }

@@ -32,9 +32,58 @@ impl Backoff {
     }
 }
 
-/// Is the message past its vendor's recall window at `now_ms`?
+/// Is the message past its vendor's recall window at `now_ms`? (A window a
+/// plugin gives as `u64::MAX` is "no window", not a negative one.)
 pub fn past_window(window_secs: Option<u64>, sent_at_ms: i64, now_ms: i64) -> bool {
-    window_secs.is_some_and(|w| now_ms.saturating_sub(sent_at_ms) > (w as i64).saturating_mul(1000))
+    window_secs.is_some_and(|w| {
+        let window_ms = i64::try_from(w).unwrap_or(i64::MAX).saturating_mul(1000);
+        now_ms.saturating_sub(sent_at_ms) > window_ms
+    })
+}
+
+/// The longest wait a vendor (or a plugin) may ask for: one day. A larger
+/// one is a vendor bug or a misread header, and would hold the job open.
+pub const MAX_WAIT_MS: u64 = 86_400_000;
+
+/// An HTTP `Retry-After` in milliseconds from `now_ms`: delay-seconds or an
+/// HTTP date (RFC 9110 §10.2.3); a date in the past is 0. `None` when it is
+/// neither.
+pub fn retry_after_ms(value: &str, now_ms: i64) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000).min(MAX_WAIT_MS));
+    }
+    let at_ms = chrono::DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .timestamp_millis();
+    Some(
+        u64::try_from(at_ms.saturating_sub(now_ms))
+            .unwrap_or(0)
+            .min(MAX_WAIT_MS),
+    )
+}
+
+/// An HTTP `Retry-After` of `wait_ms` the plugin did not translate itself:
+/// it sets the wait of a retry that has none, and turns a transient failure
+/// into a retry after it (the vendor said when to come back).
+pub fn honour_retry_after(outcome: Outcome, wait_ms: u64) -> Outcome {
+    match outcome {
+        Outcome::Retry {
+            after_ms: None,
+            code,
+            message,
+        }
+        | Outcome::Failed {
+            code,
+            message,
+            permanent: false,
+        } => Outcome::Retry {
+            after_ms: Some(wait_ms),
+            code,
+            message,
+        },
+        other => other,
+    }
 }
 
 /// The task's next state after one attempt.
@@ -71,10 +120,12 @@ pub fn after_outcome(
                 Some(format!("{error} (gave up after {attempts} attempts)")),
             );
         }
-        let delay =
-            after_ms.map_or_else(|| backoff.delay_ms(attempts, jitter), |after| after.max(1));
+        let delay = after_ms.map_or_else(
+            || backoff.delay_ms(attempts, jitter),
+            |after| after.clamp(1, MAX_WAIT_MS),
+        );
         Next::Retry {
-            at_ms: now_ms.saturating_add(delay as i64),
+            at_ms: now_ms.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
             error,
             pause_account: after_ms.is_some(),
         }
@@ -177,6 +228,63 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_wait_is_at_most_a_day_and_never_wraps() {
+        let outcome = |after_ms| Outcome::Retry {
+            after_ms: Some(after_ms),
+            code: "429".into(),
+            message: "slow".into(),
+        };
+        for after in [u64::MAX, i64::MAX as u64 + 1, 10 * MAX_WAIT_MS] {
+            let Next::Retry { at_ms, .. } = after_outcome(&outcome(after), 1, 8, 1_000, B, 0.0)
+            else {
+                panic!("expected a retry");
+            };
+            assert_eq!(at_ms, 1_000 + MAX_WAIT_MS as i64, "after {after}");
+        }
+        assert!(!past_window(Some(u64::MAX), 0, 1_000));
+        assert!(!past_window(Some(i64::MAX as u64 + 7), i64::MIN, i64::MAX));
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        // Sun, 06 Nov 1994 08:49:37 GMT
+        let date_ms = 784_111_777_000;
+        assert_eq!(retry_after_ms("7", 0), Some(7_000));
+        assert_eq!(retry_after_ms(" 0 ", 0), Some(0));
+        assert_eq!(
+            retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", date_ms - 5_000),
+            Some(5_000)
+        );
+        assert_eq!(
+            retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", date_ms + 5_000),
+            Some(0)
+        );
+        assert_eq!(retry_after_ms("31536000", 0), Some(MAX_WAIT_MS));
+        assert_eq!(retry_after_ms("-3", 0), None);
+        assert_eq!(retry_after_ms("soon", 0), None);
+    }
+
+    #[test]
+    fn an_untranslated_retry_after_sets_the_wait_of_retries_and_transient_failures() {
+        let retry = |after_ms| Outcome::Retry {
+            after_ms,
+            code: "503".into(),
+            message: "busy".into(),
+        };
+        assert_eq!(honour_retry_after(retry(None), 7_000), retry(Some(7_000)));
+        // The plugin's own wait wins.
+        assert_eq!(honour_retry_after(retry(Some(1)), 7_000), retry(Some(1)));
+        let failed = |permanent| Outcome::Failed {
+            code: "503".into(),
+            message: "busy".into(),
+            permanent,
+        };
+        assert_eq!(honour_retry_after(failed(false), 7_000), retry(Some(7_000)));
+        assert_eq!(honour_retry_after(failed(true), 7_000), failed(true));
+        assert_eq!(honour_retry_after(Outcome::Done, 7_000), Outcome::Done);
     }
 
     #[test]
