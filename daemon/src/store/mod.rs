@@ -10,6 +10,7 @@ mod checkpoint;
 mod database;
 mod jobs;
 mod ledger;
+mod lock;
 mod progress;
 mod schedules;
 mod schema;

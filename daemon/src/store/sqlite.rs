@@ -3,6 +3,7 @@
 //! and, for a file, a reader thread for reads that scan many rows.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::{self, Checkpointer};
 use super::database::{self, Durability, Isolation, Op, Ran};
 use super::ledger::{self, insert_delivery};
+use super::lock::lock;
 use super::schedules;
 use super::schema::{self, PRAGMAS};
 use super::{jobs, progress, tasks, *};
@@ -39,15 +41,19 @@ pub struct SqliteStore {
     /// Messages with a task out (see [`tasks::Busy`]); only the database
     /// thread touches it, so its lock is never contended.
     busy: Arc<Mutex<tasks::Busy>>,
+    /// The file database's lock, held while any clone of the store lives.
+    _lock: Option<Arc<File>>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, which no other
+    /// process may have open as a store: see [`lock`](super::lock::lock).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
         }
+        let lock = lock(path)?;
         let writer = Connection::open(path)?;
         writer.execute_batch(checkpoint::WRITER_PRAGMA)?;
         let ops = Self::start(writer)?;
@@ -65,6 +71,7 @@ impl SqliteStore {
             reads,
             _checkpointer: checkpointer,
             busy: Arc::default(),
+            _lock: Some(Arc::new(lock)),
         })
     }
 
@@ -76,6 +83,7 @@ impl SqliteStore {
             ops,
             _checkpointer: None,
             busy: Arc::default(),
+            _lock: None,
         })
     }
 
