@@ -35,7 +35,6 @@ pub(super) fn lock(path: &Path) -> Result<File, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::store::SqliteStore;
 
     #[test]
