@@ -92,10 +92,33 @@ impl Dispatcher {
         }))
     }
 
-    /// New tasks exist for `account`.
+    /// New tasks exist for `account`. For an account no lane serves (the
+    /// ledger still holds messages of an account the config dropped), they
+    /// are failed, so that their job ends.
     pub fn wake(&self, account: &str) {
-        if let Some(waker) = self.wakers.get(account) {
-            waker.notify_one();
+        match self.wakers.get(account) {
+            Some(waker) => waker.notify_one(),
+            None => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(self.fail_unserved());
+                }
+            }
+        }
+    }
+
+    /// Fails the pending tasks of accounts no lane serves, and says so.
+    fn fail_unserved(&self) -> impl Future<Output = ()> + use<> {
+        let store = Arc::clone(&self.store);
+        let served = self.accounts.keys().cloned().collect();
+        async move {
+            match store.fail_unserved(served, now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    tasks = n,
+                    "failed tasks of accounts that are not configured (renamed or removed?)"
+                ),
+                Err(e) => tracing::error!("cannot fail the tasks of unconfigured accounts: {e}"),
+            }
         }
     }
 
@@ -108,6 +131,7 @@ impl Dispatcher {
     /// Runs until `shutdown` turns true, then lets in-flight calls finish
     /// within the grace period and hands unfinished tasks back to the store.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        self.fail_unserved().await;
         // At most one result per unrecorded permit exists at once.
         let unrecorded = self
             .accounts

@@ -75,6 +75,9 @@ impl Store for Gated {
     fn recover(&self) -> StoreFuture<'_, u64> {
         self.inner.recover()
     }
+    fn fail_unserved(&self, served: Vec<String>, now: i64) -> StoreFuture<'_, u64> {
+        self.inner.fail_unserved(served, now)
+    }
     fn purge_deliveries(&self, now: i64) -> StoreFuture<'_, u64> {
         self.inner.purge_deliveries(now)
     }

@@ -256,6 +256,9 @@ pub trait Store: Send + Sync {
     ) -> StoreFuture<'_, Vec<MessageRow>>;
     /// After a crash: tasks left `running` become `pending` again.
     fn recover(&self) -> StoreFuture<'_, u64>;
+    /// Fails the pending tasks of every account not in `served` (no lane
+    /// serves them); returns how many.
+    fn fail_unserved(&self, served: Vec<String>, now_ms: i64) -> StoreFuture<'_, u64>;
     /// Forgets delivery ids whose window has passed.
     fn purge_deliveries(&self, now_ms: i64) -> StoreFuture<'_, u64>;
 

@@ -295,6 +295,14 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| ledger::messages(conn, tag, account, after_id, limit)))
     }
 
+    fn fail_unserved(&self, served: Vec<String>, now_ms: i64) -> StoreFuture<'_, u64> {
+        let busy = Arc::clone(&self.busy);
+        Box::pin(self.run_bookkeeping(move |conn| {
+            let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+            tasks::fail_unserved(conn, &mut busy, &served, now_ms)
+        }))
+    }
+
     fn recover(&self) -> StoreFuture<'_, u64> {
         let busy = Arc::clone(&self.busy);
         Box::pin(self.run(move |conn| {

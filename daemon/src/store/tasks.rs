@@ -113,6 +113,45 @@ pub(super) fn claim(
     Ok(tasks)
 }
 
+/// Fails every pending task of an account not in `served`: after a config
+/// change dropped or renamed an account, its tasks would wait forever for a
+/// lane that does not exist, and their jobs would never be done. Returns how
+/// many failed.
+pub(super) fn fail_unserved(
+    conn: &Connection,
+    busy: &mut Busy,
+    served: &[String],
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let placeholders = vec!["?"; served.len()].join(", ");
+    let mut query = conn.prepare(&format!(
+        "SELECT t.id, t.job_id, t.message_id, t.account, t.attempts, j.action
+         FROM tasks t JOIN jobs j ON j.id = t.job_id
+         WHERE t.state = 'pending' AND t.account NOT IN ({placeholders})"
+    ))?;
+    let failed = query
+        .query_map(rusqlite::params_from_iter(served), |r| {
+            let account: String = r.get(3)?;
+            Ok(TaskResult {
+                task_id: r.get(0)?,
+                job_id: r.get(1)?,
+                message_id: r.get(2)?,
+                action: parse_action(&r.get::<_, String>(5)?),
+                error: Some(format!(
+                    "account {account:?} is not configured: no lane serves it"
+                )),
+                account,
+                state: TaskState::Failed,
+                attempts: r.get(4)?,
+                next_at_ms: now_ms,
+                at_ms: now_ms,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    finish(conn, busy, &failed)?;
+    Ok(failed.len() as u64)
+}
+
 /// One attempt as the audit log keeps it.
 #[derive(Serialize)]
 struct Attempt<'a> {

@@ -1,6 +1,7 @@
 //! What reaches the vendor: two jobs over one message, a token fetched
 //! before the rate limit, the window checked again once a call is admitted.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -96,6 +97,44 @@ async fn a_message_that_passes_its_window_while_waiting_for_the_limit_expires_wi
     assert_eq!(progress.counts.recalled, 1, "{progress:?}");
     assert_eq!(progress.counts.expired, 1, "{progress:?}");
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_of_an_account_the_config_no_longer_has_fail_so_their_job_ends() {
+    // Two of the four messages are on `gone`, which the config does not have.
+    let (store, job) = job_store(4, &["a", "gone"], 1_000, 0).await;
+    let (base_url, seen) = vendor(Duration::ZERO).await;
+    let (stop, shutdown) = watch::channel(false);
+    let plugin = Recaller {
+        window_secs: None,
+        tokens: false,
+    };
+    let dispatcher = dispatcher(&store, plugin, &base_url, 10_000);
+    let running = tokio::spawn(Arc::clone(&dispatcher).run(shutdown));
+
+    // Left from before the start.
+    let progress = done(&store, job, Duration::from_secs(10)).await;
+    assert_eq!(progress.counts.recalled, 2, "{progress:?}");
+    assert_eq!(progress.counts.failed, 2, "{progress:?}");
+    assert!(
+        progress
+            .errors
+            .iter()
+            .any(|e| e.error.contains("not configured")),
+        "{progress:?}"
+    );
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
+
+    // A new job over the old account's messages, once running.
+    // (Those on `a` are recalled already.)
+    let again = store.inner.create_job(recall_x(4), None).await.unwrap();
+    assert_eq!(again.per_account.get("gone"), Some(&2));
+    dispatcher.wake("gone");
+    let progress = done(&store, again.job_id, Duration::from_secs(10)).await;
+    assert_eq!(progress.counts.already_recalled, 2, "{progress:?}");
+    assert_eq!(progress.counts.failed, 2, "{progress:?}");
     stop.send(true).unwrap();
     running.await.unwrap();
 }
