@@ -1,7 +1,7 @@
 //! DingTalk's `errcode` answers and what each means for the host.
 
 use plugin_api::{HttpResponse, Outcome};
-use plugin_common::{ErrorTable, Secrets, VendorError, json_code, retry_after_ms, vendor_outcome};
+use plugin_common::{ErrorTable, Secrets, VendorError, json_code, retry_after_ms};
 use serde_json::Value;
 
 /// The documented codes (`vendors.md` §2). 1430003 and 1430004 (protection
@@ -20,10 +20,25 @@ pub(crate) const ERRORS: ErrorTable = ErrorTable {
         143105, 143205, 143106, 143206, // daily per-user cap, duplicate content
         1430000, 1430002, // no recipients, banned content
     ],
+    // Without a wait hint, each limit waits its whole window: a second for
+    // the per-second limit, a minute for the per-minute ones. Whether
+    // DingTalk's minute is a calendar minute or starts at the first call is
+    // not documented, so only a full window is sure to have reset.
+    rate_limits: &[
+        (90018, SECOND_MS),
+        (90006, MINUTE_MS),
+        (90005, MINUTE_MS),
+        (41047, MINUTE_MS),
+        (41048, MINUTE_MS),
+        (143103, MINUTE_MS),
+        (143104, MINUTE_MS),
+        (143203, MINUTE_MS),
+        (143204, MINUTE_MS),
+    ],
 };
 
-/// The per-second limit: waiting one second is enough.
-const PER_SECOND_LIMIT: i64 = 90018;
+const SECOND_MS: u64 = 1_000;
+const MINUTE_MS: u64 = 60_000;
 
 /// The body's `errcode` and `errmsg` (with `sub_code` / `sub_msg` when the
 /// vendor adds them, as it does for 88). `None` when there is no errcode.
@@ -42,8 +57,8 @@ pub(crate) fn vendor_error(body: &Value) -> Option<VendorError> {
     Some(VendorError { code, message })
 }
 
-/// The outcome of a non-zero errcode. Retries honour `Retry-After`; the
-/// per-second limit waits a second when the vendor gives no hint.
+/// The outcome of a non-zero errcode. Retries honour `Retry-After`; a rate
+/// limit without one waits its window (`ERRORS.rate_limits`).
 pub(crate) fn outcome(
     error: &VendorError,
     response: &HttpResponse,
@@ -51,14 +66,7 @@ pub(crate) fn outcome(
     secrets: &Secrets,
 ) -> Outcome {
     let hint = retry_after_ms(response, now_ms);
-    let after_ms = hint.or((error.code == PER_SECOND_LIMIT).then_some(1_000));
-    vendor_outcome(
-        ERRORS.class(error.code),
-        error,
-        response.status,
-        after_ms,
-        secrets,
-    )
+    ERRORS.outcome(error, response.status, hint, secrets)
 }
 
 #[cfg(test)]
@@ -116,14 +124,47 @@ mod tests {
                 ..
             }
         ));
-        let per_minute = VendorError {
-            code: 90006,
-            message: String::new(),
+    }
+
+    #[test]
+    fn every_rate_limit_code_slows_the_account_without_a_hint() {
+        // The host pauses an account only for a retry that says how long.
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: String::new(),
         };
-        response.headers.clear();
-        assert!(matches!(
-            outcome(&per_minute, &response, 0, &none),
-            Outcome::Retry { after_ms: None, .. }
-        ));
+        let none = Secrets::default();
+        let per_minute = [90006, 90005, 41047, 41048, 143103, 143104, 143203, 143204];
+        for (code, wait) in per_minute
+            .into_iter()
+            .map(|code| (code, 60_000))
+            .chain([(90018, 1_000)])
+        {
+            let error = VendorError {
+                code,
+                message: "limited".into(),
+            };
+            assert_eq!(
+                outcome(&error, &response, 0, &none),
+                Outcome::Retry {
+                    after_ms: Some(wait),
+                    code: code.to_string(),
+                    message: "limited".into()
+                },
+                "errcode {code}"
+            );
+        }
+        // Busy and system error are not rate limits: the host's backoff.
+        for code in [-1, 500] {
+            let error = VendorError {
+                code,
+                message: String::new(),
+            };
+            assert!(matches!(
+                outcome(&error, &response, 0, &none),
+                Outcome::Retry { after_ms: None, .. }
+            ));
+        }
     }
 }

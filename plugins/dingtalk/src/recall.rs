@@ -229,7 +229,13 @@ mod tests {
             let (code, message) = (code.to_string(), "vendor says no".to_owned());
             let expected = match class {
                 Class::Retry => {
-                    let after_ms = (code == "90018").then_some(1_000);
+                    // Rate limits wait their window; busy and system
+                    // error leave the wait to the host's backoff.
+                    let after_ms = match code.as_str() {
+                        "-1" | "500" => None,
+                        "90018" => Some(1_000),
+                        _ => Some(60_000),
+                    };
                     Outcome::Retry {
                         after_ms,
                         code,

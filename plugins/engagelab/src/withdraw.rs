@@ -21,6 +21,8 @@ const ANSWERS: WithdrawAnswers = WithdrawAnswers {
         // 21009 internal, 21030 timeout, 23008 rate limit, 27000 server error.
         retry: &[21009, 21030, 23008, 27000],
         refresh_token: &[],
+        // Over 500 calls a second per AppKey; 23008 carries no wait hint.
+        rate_limits: &[(23008, 1_000)],
         permanent: &[
             21001, 21002, 21005, // request: method, missing parameter, body too large
             21004, 21008, 21038, // auth: failed, bad app_key, VIP/permission
@@ -245,7 +247,9 @@ mod tests {
             let outcome = answer(status, &[], &error(code, "vendor says no"));
             let expected = match class {
                 Class::Retry => Outcome::Retry {
-                    after_ms: None,
+                    // The rate limit waits its second; the others are left
+                    // to the host's backoff.
+                    after_ms: (code == 23008).then_some(1_000),
                     code: code.to_string(),
                     message: "vendor says no".into(),
                 },
@@ -265,6 +269,20 @@ mod tests {
                 "code {code}"
             );
         }
+    }
+
+    #[test]
+    fn rate_limit_23008_without_a_hint_waits_a_second() {
+        // The host pauses the account only for a retry that says how long.
+        let limited = error(23008, "request rate exceeds the limit");
+        assert_eq!(
+            answer(400, &[], &limited),
+            Outcome::Retry {
+                after_ms: Some(1_000),
+                code: "23008".into(),
+                message: "request rate exceeds the limit".into()
+            }
+        );
     }
 
     #[test]

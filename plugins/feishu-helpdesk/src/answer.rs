@@ -2,8 +2,7 @@
 
 use plugin_api::{HttpResponse, InterpretInput, Outcome};
 use plugin_common::{
-    ErrorTable, Secrets, VendorError, base64_pair, json_code, unexpected_after, vendor_outcome,
-    wait_hint_ms,
+    ErrorTable, Secrets, VendorError, base64_pair, json_code, unexpected_after, wait_hint_ms,
 };
 use serde_json::Value;
 
@@ -30,6 +29,9 @@ pub(crate) const ERRORS: ErrorTable = ErrorTable {
         99991543, 10014, // bad app credentials
         99991662, 99991673, // app disabled, app unavailable
     ],
+    // The documented limits are per minute; `x-ogw-ratelimit-reset` says how
+    // long is left, and without it the whole minute is waited.
+    rate_limits: &[(99991400, 60_000)],
 };
 
 /// The "not found" code.
@@ -55,13 +57,7 @@ pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
                 message = format!("not found: {message}");
             }
             let error = VendorError { code, message };
-            vendor_outcome(
-                ERRORS.class(code),
-                &error,
-                response.status,
-                after_ms,
-                &secrets,
-            )
+            ERRORS.outcome(&error, response.status, after_ms, &secrets)
         }
         _ => unexpected_after(response, after_ms, &secrets),
     }
@@ -187,7 +183,8 @@ mod tests {
             let (code, message) = (code.to_string(), "vendor says no".to_owned());
             let expected = match ERRORS.class(code.parse().unwrap()).unwrap() {
                 Class::Retry => Outcome::Retry {
-                    after_ms: None,
+                    // Without its reset header the rate limit waits a minute.
+                    after_ms: (code == "99991400").then_some(60_000),
                     code,
                     message,
                 },
