@@ -15,7 +15,7 @@ pub(crate) const ERRORS: ErrorTable = ErrorTable {
     ],
     refresh_token: &[40014, 42001, 40001, 33001],
     permanent: &[
-        400002, // invalid agentId or taskId; also a recall after 24 h
+        400002, // invalid agentId or taskId (see `invalid_task` for recalls)
         88,     // auth error, detailed in sub_code
         143105, 143205, 143106, 143206, // daily per-user cap, duplicate content
         1430000, 1430002, // no recipients, banned content

@@ -13,6 +13,10 @@
 //! 33001). Note that this token request carries the app secret in its query
 //! string, as DingTalk requires: hosts must not log its URL.
 //!
+//! A recall refused with 400002 ("invalid taskId") is already done when the
+//! errmsg says the task was recalled, and expired when the message is past
+//! the window by the host's clock (`invalid_task`).
+//!
 //! The vendor answers errors with HTTP 200 and an `errcode`
 //! (`docs/unverified-choices.md`); the plugin reads `errcode` whatever the
 //! status. Regions: `com` (`https://oapi.dingtalk.com`, the default) and `io`
@@ -21,6 +25,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod errors;
+mod invalid_task;
 mod manifest;
 mod recall;
 mod token;

@@ -2,6 +2,9 @@
 
 use plugin_api::{CredentialSchema, CredentialType, Manifest, OperationKind, RateLimit, Region};
 
+/// How long after the send DingTalk accepts a recall: 24 h.
+pub(crate) const RECALL_WINDOW_SECS: u64 = 86_400;
+
 /// Credentials that are secrets, scrubbed from every message.
 pub(crate) const SECRET_KEYS: &[&str] = &["appsecret"];
 
@@ -27,7 +30,7 @@ pub(crate) fn manifest() -> Manifest {
         description: "DingTalk work notifications: recall a message by task_id (within 24 h)"
             .to_owned(),
         operations: vec![OperationKind::Recall],
-        recall_window_secs: Some(86_400),
+        recall_window_secs: Some(RECALL_WINDOW_SECS),
         // Per appkey and API: 40 calls a second (above it the vendor answers
         // 90018) and 1500 a minute (90006 / 90005). The host keeps to both.
         rate_limits: vec![

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::QUERY_VALUE;
 use crate::errors::{self, vendor_error};
+use crate::invalid_task;
 use crate::manifest::{SECRET_KEYS, regions};
 
 pub(crate) fn prepare(input: &PrepareInput) -> Result<HttpRequest, PluginError> {
@@ -52,14 +53,18 @@ fn task_id(remote_id: &str) -> Result<i64, PluginError> {
     })
 }
 
-/// `errcode` 0 is done (a repeated recall answers 0 too); any other errcode
-/// is classified by [`errors::ERRORS`], whatever the HTTP status.
+/// `errcode` 0 is done (a repeated recall answers 0 too); 400002 may also
+/// mean already recalled or expired ([`invalid_task`]); any other errcode is
+/// classified by [`errors::ERRORS`], whatever the HTTP status.
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let response = &input.response;
     let secrets = Secrets::of(&input.account, SECRET_KEYS);
     let error = response.json().as_ref().and_then(vendor_error);
     match error {
         Some(error) if error.code == 0 && (200..300).contains(&response.status) => Outcome::Done,
+        Some(error) if error.code == invalid_task::INVALID_ID => {
+            invalid_task::outcome(&error, input, &secrets)
+        }
         Some(error) if error.code != 0 => errors::outcome(&error, response, input.now_ms, &secrets),
         _ => unexpected(response, input.now_ms, &secrets),
     }
@@ -251,20 +256,6 @@ mod tests {
             };
             assert_eq!(outcome, expected);
         }
-    }
-
-    #[test]
-    fn recall_after_the_window_is_permanent() {
-        let late =
-            r#"{"errcode":400002,"errmsg":"invalid taskId: recall window (24h) has passed"}"#;
-        assert_eq!(
-            answer(200, late),
-            Outcome::Failed {
-                code: "400002".into(),
-                message: "invalid taskId: recall window (24h) has passed".into(),
-                permanent: true,
-            }
-        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use plugin_common::{
 };
 use serde_json::Value;
 
+use crate::already_recalled;
 use crate::manifest::SECRET_KEYS;
 
 /// The helpdesk codes and the generic platform codes (`vendors.md` §1).
@@ -41,8 +42,9 @@ const NOT_FOUND: i64 = 154004;
 const RATE_LIMIT_RESET: &str = "x-ogw-ratelimit-reset";
 
 /// `code` 0 with a 2xx is done, for every operation (a repeated recall
-/// answers 0 as well). Any other code is classified by [`ERRORS`]; an answer
-/// without a code falls back to its HTTP status.
+/// answers 0 as well, unless the vendor refuses it: [`already_recalled`]).
+/// Any other code is classified by [`ERRORS`]; an answer without a code
+/// falls back to its HTTP status.
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let response = &input.response;
     let secrets = secrets(input);
@@ -51,6 +53,7 @@ pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let code = body.get("code").and_then(json_code);
     match code {
         Some(0) if (200..300).contains(&response.status) => Outcome::Done,
+        Some(code) if already_recalled::says_so(input, code, &body) => Outcome::AlreadyDone,
         Some(code) if code != 0 => {
             let mut message = message(&body, response);
             if code == NOT_FOUND {
