@@ -38,11 +38,16 @@
 //! | [`STATUS_BAD_INPUT`] | the input JSON did not parse | a [`PluginError`] |
 //!
 //! The host treats every output as untrusted: it caps the size, parses it
-//! strictly, and refuses a request to any host that the plugin's manifest
-//! does not declare and the account does not configure.
+//! into typed values, and refuses a request to any host that the plugin's
+//! manifest does not declare and the account does not configure. Fields it
+//! does not know are ignored, in outputs and inputs alike: they are how a
+//! newer minor version extends a payload.
 //!
 //! ## Versioning rules
 //! * Appending a function, or an optional JSON field, bumps [`ABI_MINOR`].
+//!   Both sides accept a newer minor: a payload type never denies unknown
+//!   fields, and an optional field has a serde default, so an older peer that
+//!   omits it is read as before.
 //! * Anything else (changing a signature, a field's meaning, or the order of
 //!   the table) bumps [`ABI_MAJOR`], and hosts refuse plugins of another major.
 //!
