@@ -4,7 +4,7 @@
 //! |---|---|
 //! | recall | `POST /open-apis/helpdesk/v1/notifications/{id}/cancel_send` `{"is_recall": true}`: stops the push and takes back what was delivered |
 //! | cancel | the same with `{"is_recall": false}`: stops what is not yet sent |
-//! | update | `PATCH /open-apis/helpdesk/v1/notifications/{id}?user_id_type=open_id` of a **draft**, the new notification taken from `operation.params` and checked first (see `update`) |
+//! | update | `PATCH /open-apis/helpdesk/v1/notifications/{id}?user_id_type=…` of a **draft**, the new notification taken from `operation.params` and checked first; `params.user_id_type` (`open_id`, the default, `union_id` or `user_id`) goes to the query (see `update`) |
 //!
 //! Every call carries `Authorization: Bearer <user_access_token>` and
 //! `X-Lark-Helpdesk-Authorization: base64(helpdesk_id:helpdesk_token)`.
