@@ -130,6 +130,9 @@ pub struct DingTalkConfig {
     pub expired_recall_errcode: i64,
     /// Recipients per send; the rest are dropped into `forbidden_user_id_list`.
     pub max_recipients: usize,
+    /// `userid_list` recipients reached a minute, over all sends (`None`: no
+    /// limit); the rest are dropped into `forbidden_user_id_list`.
+    pub recipients_per_minute: Option<u32>,
     /// `errcode` over `rate_limits.dingtalk_per_min` (the docs give 90006
     /// and 90005 without saying which is which).
     pub per_min_limited_errcode: i64,
@@ -152,6 +155,7 @@ impl Default for DingTalkConfig {
             repeat_recall: RepeatRecall::Idempotent,
             expired_recall_errcode: 400002,
             max_recipients: 5000,
+            recipients_per_minute: Some(5000),
             per_min_limited_errcode: 90006,
             user_limits: DingTalkUserLimits::default(),
             banned_words: Vec::new(),
