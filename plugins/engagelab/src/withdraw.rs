@@ -2,8 +2,9 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use plugin_api::{HttpRequest, InterpretInput, OperationKind, Outcome, PluginError, PrepareInput};
-use plugin_common::{ErrorTable, Secrets, WithdrawAnswers, basic_auth, remote_id};
+use plugin_common::{ErrorTable, WithdrawAnswers, basic_auth, remote_id};
 
+use crate::auth;
 use crate::manifest::regions;
 
 /// Everything but RFC 3986's unreserved characters is escaped in a path segment.
@@ -41,22 +42,24 @@ pub(crate) fn prepare(input: &PrepareInput) -> Result<HttpRequest, PluginError> 
     }
     let msg_id = remote_id(&operation.message)?;
     let base = input.account.base_url(&regions())?;
-    let app_key = input.account.credential_str("app_key")?;
-    let master_secret = input.account.credential_str("master_secret")?;
+    let (user, password) = auth::basic(&input.account)?;
     Ok(HttpRequest {
         method: "DELETE".to_owned(),
         url: format!(
             "{base}/v4/push/withdraw/{}",
             utf8_percent_encode(msg_id, PATH_SEGMENT)
         ),
-        headers: vec![basic_auth(app_key, master_secret)],
+        headers: vec![basic_auth(&user, password)],
         body: None,
     })
 }
 
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
-    let secrets = Secrets::basic(&input.account, "app_key", "master_secret");
-    ANSWERS.interpret(&input.response, input.now_ms, &secrets)
+    ANSWERS.interpret(
+        &input.response,
+        input.now_ms,
+        &auth::secrets(&input.account),
+    )
 }
 
 #[cfg(test)]
@@ -130,6 +133,24 @@ mod tests {
             )]
         );
         assert_eq!(request.body, None);
+    }
+
+    #[test]
+    fn group_credentials_recall_as_group_key() {
+        let mut group = account();
+        group.credentials.insert("group_key".into(), json!("g1"));
+        group
+            .credentials
+            .insert("group_master_secret".into(), json!("open sesame"));
+        let request = prepare_for(group, "1828256757").unwrap();
+        // base64("group-g1:open sesame")
+        assert_eq!(
+            request.headers,
+            vec![Header::new(
+                "Authorization",
+                "Basic Z3JvdXAtZzE6b3BlbiBzZXNhbWU="
+            )]
+        );
     }
 
     #[test]

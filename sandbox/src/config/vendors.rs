@@ -207,9 +207,13 @@ pub enum OverLimit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngageLabConfig {
-    /// Basic auth must be `app_key:master_secret`.
+    /// Basic auth must be `app_key:master_secret`, or, for group pushes,
+    /// `group-<group_key>:group_master_secret`.
     pub app_key: String,
     pub master_secret: String,
+    /// The group the app belongs to; empty: no group, group auth refused.
+    pub group_key: String,
+    pub group_master_secret: String,
     /// Withdraw refused for messages older than this (`None`: never).
     pub withdraw_window_secs: Option<u64>,
     /// A second withdraw of the same msg_id.
@@ -228,6 +232,8 @@ impl Default for EngageLabConfig {
         EngageLabConfig {
             app_key: "el-sandbox".into(),
             master_secret: "el-secret".into(),
+            group_key: "el-group".into(),
+            group_master_secret: "el-group-secret".into(),
             withdraw_window_secs: Some(86_400),
             repeat_withdraw: RepeatRecall::Reject,
             rate_limited_http: 400,
