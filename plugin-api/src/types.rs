@@ -309,6 +309,12 @@ pub struct InterpretInput {
     pub operation: Operation,
     pub response: HttpResponse,
     pub now_ms: i64,
+    /// Which attempt at this operation `response` answers, counting from 1,
+    /// for vendors that cap their own retries (DingTalk: at most three tries
+    /// when busy). `None` when the host does not say: hosts before ABI 1.1
+    /// never do. Since ABI 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -501,6 +507,26 @@ mod tests {
             }]
         );
         assert_eq!(manifest.regions[0].base_url, "https://eu.example");
+    }
+
+    #[test]
+    fn interpret_input_attempt_is_optional_since_abi_1_1() {
+        let input = json!({
+            "account": {"name": "a"},
+            "operation": {"kind": "recall",
+                          "message": {"account": "a", "remote_id": "1", "sent_at_ms": 0}},
+            "response": {"status": 200},
+            "now_ms": 5
+        });
+        // A 1.0 host sends no attempt.
+        let old: InterpretInput = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(old.attempt, None);
+        assert!(serde_json::to_value(&old).unwrap().get("attempt").is_none());
+        let mut newer = input;
+        newer["attempt"] = json!(3);
+        let new: InterpretInput = serde_json::from_value(newer).unwrap();
+        assert_eq!(new.attempt, Some(3));
+        assert_eq!(serde_json::to_value(&new).unwrap()["attempt"], 3);
     }
 
     #[test]

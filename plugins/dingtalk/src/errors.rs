@@ -1,7 +1,7 @@
 //! DingTalk's `errcode` answers and what each means for the host.
 
 use plugin_api::{HttpResponse, Outcome};
-use plugin_common::{ErrorTable, Secrets, VendorError, json_code, retry_after_ms};
+use plugin_common::{ErrorTable, Secrets, VendorError, body_prefix, json_code, retry_after_ms};
 use serde_json::Value;
 
 /// The documented codes (`vendors.md` §2). 1430003 and 1430004 (protection
@@ -40,6 +40,10 @@ pub(crate) const ERRORS: ErrorTable = ErrorTable {
 const SECOND_MS: u64 = 1_000;
 const MINUTE_MS: u64 = 60_000;
 
+/// "System busy", to be tried at most [`BUSY_TRIES`] times (`vendors.md` §2).
+const BUSY: i64 = -1;
+const BUSY_TRIES: u32 = 3;
+
 /// The body's `errcode` and `errmsg` (with `sub_code` / `sub_msg` when the
 /// vendor adds them, as it does for 88). `None` when there is no errcode.
 pub(crate) fn vendor_error(body: &Value) -> Option<VendorError> {
@@ -67,6 +71,32 @@ pub(crate) fn outcome(
 ) -> Outcome {
     let hint = retry_after_ms(response, now_ms);
     ERRORS.outcome(error, response.status, hint, secrets)
+}
+
+/// [`outcome`] for the answer to the `attempt`th try of a call (`None`:
+/// the host does not say). DingTalk asks for at most three tries when busy,
+/// so from the third on, "busy" is a permanent failure; a 429 is still
+/// retried, as always.
+pub(crate) fn outcome_of_attempt(
+    error: &VendorError,
+    response: &HttpResponse,
+    now_ms: i64,
+    attempt: Option<u32>,
+    secrets: &Secrets,
+) -> Outcome {
+    match attempt {
+        Some(tries) if error.code == BUSY && tries >= BUSY_TRIES && response.status != 429 => {
+            Outcome::Failed {
+                code: BUSY.to_string(),
+                message: format!(
+                    "{} (tried {tries} times; DingTalk asks for at most {BUSY_TRIES} when busy)",
+                    body_prefix(&error.message, secrets)
+                ),
+                permanent: true,
+            }
+        }
+        _ => outcome(error, response, now_ms, secrets),
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +154,56 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn busy_is_tried_at_most_three_times_when_the_host_counts() {
+        let busy = VendorError {
+            code: -1,
+            message: "system busy".into(),
+        };
+        let answer = |status| HttpResponse {
+            status,
+            headers: vec![],
+            body: String::new(),
+        };
+        let none = Secrets::default();
+        for attempt in [None, Some(1), Some(2)] {
+            assert!(
+                matches!(
+                    outcome_of_attempt(&busy, &answer(200), 0, attempt, &none),
+                    Outcome::Retry { .. }
+                ),
+                "{attempt:?}"
+            );
+        }
+        for attempt in [3, 8] {
+            assert_eq!(
+                outcome_of_attempt(&busy, &answer(200), 0, Some(attempt), &none),
+                Outcome::Failed {
+                    code: "-1".into(),
+                    message: format!(
+                        "system busy (tried {attempt} times; DingTalk asks for at most 3 when busy)"
+                    ),
+                    permanent: true
+                }
+            );
+        }
+        assert!(matches!(
+            outcome_of_attempt(&busy, &answer(429), 0, Some(3), &none),
+            Outcome::Retry { .. }
+        ));
+        // Only busy is capped: a system error or a rate limit is retried on.
+        for code in [500, 90018] {
+            let error = VendorError {
+                code,
+                message: String::new(),
+            };
+            assert!(matches!(
+                outcome_of_attempt(&error, &answer(200), 0, Some(5), &none),
+                Outcome::Retry { .. }
+            ));
+        }
     }
 
     #[test]

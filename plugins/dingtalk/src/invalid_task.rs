@@ -92,6 +92,7 @@ mod tests {
                 body: json!({"errcode": 400002, "errmsg": errmsg}).to_string(),
             },
             now_ms: SENT_AT_MS + age_ms,
+            attempt: None,
         };
         crate::recall::interpret(&input)
     }

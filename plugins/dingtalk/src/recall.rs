@@ -65,7 +65,9 @@ pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
         Some(error) if error.code == invalid_task::INVALID_ID => {
             invalid_task::outcome(&error, input, &secrets)
         }
-        Some(error) if error.code != 0 => errors::outcome(&error, response, input.now_ms, &secrets),
+        Some(error) if error.code != 0 => {
+            errors::outcome_of_attempt(&error, response, input.now_ms, input.attempt, &secrets)
+        }
         _ => unexpected(response, input.now_ms, &secrets),
     }
 }
@@ -123,6 +125,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -305,6 +308,7 @@ mod tests {
                 operation: operation(OperationKind::Recall, "1"),
                 response,
                 now_ms: 0,
+                attempt: None,
             });
             plugin_common::samples::sane(status, &outcome).unwrap();
             assert!(!format!("{outcome:?}").contains("app-s3cret"));

@@ -110,6 +110,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -379,6 +380,7 @@ mod tests {
                 operation: operation(OperationKind::Recall, "1"),
                 response,
                 now_ms: 0,
+                attempt: None,
             });
             plugin_common::samples::sane(status, &outcome).unwrap();
             assert!(!format!("{outcome:?}").contains("open sesame"));

@@ -59,6 +59,7 @@ mod tests {
                 body: json!({"code": 154005, "msg": msg}).to_string(),
             },
             now_ms: 0,
+            attempt: None,
         };
         crate::answer::interpret(&input)
     }

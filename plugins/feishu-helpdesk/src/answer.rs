@@ -131,6 +131,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
