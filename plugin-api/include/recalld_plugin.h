@@ -1,5 +1,5 @@
 /*
- * recalld plugin ABI, version 1.0 -- the C view of plugin-api/src/abi.rs.
+ * recalld plugin ABI, version 1.1 -- the C view of plugin-api/src/abi.rs.
  *
  * A plugin exports one function, recalld_plugin_entry, returning a pointer to
  * a static recalld_plugin_table. The first four fields (magic, abi_major,
@@ -11,6 +11,11 @@
  * forms of the types in plugin-api/src/types.rs (PrepareInput -> HttpRequest,
  * InterpretInput -> Outcome, TokenInput -> HttpRequest or null,
  * TokenParseInput -> TokenReply; errors are {"code": "...", "message": "..."}).
+ * Read payloads leniently: a newer minor version may add optional fields.
+ *
+ * Versions: 1.0 the initial one. 1.1 adds the optional InterpretInput field
+ * "attempt" (integer, which attempt at the operation the response answers,
+ * counting from 1); a plugin must also work without it (1.0 hosts).
  *
  * A C plugin must never longjmp or abort across these functions.
  */
@@ -27,7 +32,7 @@ extern "C" {
 /* "RECALLD1" read as a little-endian 64-bit integer. */
 #define RECALLD_ABI_MAGIC 0x31444C4C41434552ULL
 #define RECALLD_ABI_MAJOR 1u
-#define RECALLD_ABI_MINOR 0u
+#define RECALLD_ABI_MINOR 1u
 #define RECALLD_ENTRY_SYMBOL "recalld_plugin_entry"
 
 #define RECALLD_STATUS_OK 0

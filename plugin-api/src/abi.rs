@@ -4,8 +4,9 @@
 pub const ABI_MAGIC: u64 = u64::from_le_bytes(*b"RECALLD1");
 /// Bumped on any incompatible change; hosts refuse plugins of another major.
 pub const ABI_MAJOR: u32 = 1;
-/// Bumped when functions or optional JSON fields are appended.
-pub const ABI_MINOR: u32 = 0;
+/// Bumped when functions or optional JSON fields are appended. 1.1 added
+/// `InterpretInput.attempt`.
+pub const ABI_MINOR: u32 = 1;
 /// The one symbol a plugin exports, NUL-terminated for `dlsym`.
 pub const ENTRY_SYMBOL: &[u8] = b"recalld_plugin_entry\0";
 
@@ -55,7 +56,8 @@ pub struct TableHeader {
     pub size: usize,
 }
 
-/// The function table, version 1.0. New functions are only ever appended.
+/// The function table, unchanged since version 1.0. New functions are only
+/// ever appended.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginTable {

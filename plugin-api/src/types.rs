@@ -37,8 +37,11 @@ impl fmt::Display for OperationKind {
 }
 
 /// What a plugin is and what it can do, returned by `describe`.
+///
+/// Like every payload a plugin sends, it is read leniently: a field this
+/// version does not know is ignored, because a plugin built against a newer
+/// minor ABI may add optional fields (see the crate docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Unique plugin name, referenced by `accounts.*.plugin` in the config.
     pub name: String,
@@ -71,7 +74,6 @@ pub struct Manifest {
 
 /// A rate limit: at most `requests` calls every `per_ms` milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// `"*"` for every call of an account, an operation name (`"recall"`,
     /// `"update"`, ...) for that operation, or a vendor endpoint name that the
@@ -89,7 +91,6 @@ impl RateLimit {
 
 /// A named vendor endpoint, e.g. `{"name": "lark", "base_url": "https://open.larksuite.com"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Region {
     pub name: String,
     pub base_url: String,
@@ -308,6 +309,12 @@ pub struct InterpretInput {
     pub operation: Operation,
     pub response: HttpResponse,
     pub now_ms: i64,
+    /// Which attempt at this operation `response` answers, counting from 1,
+    /// for vendors that cap their own retries (DingTalk: at most three tries
+    /// when busy). `None` when the host does not say: hosts before ABI 1.1
+    /// never do. Since ABI 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -473,6 +480,53 @@ mod tests {
         );
         let done: Outcome = serde_json::from_value(json!({"outcome": "already_done"})).unwrap();
         assert_eq!(done, Outcome::AlreadyDone);
+    }
+
+    #[test]
+    fn a_newer_minor_manifest_with_unknown_fields_still_parses() {
+        // A plugin built against ABI 1.1 may append optional fields anywhere
+        // in its manifest; a 1.0 host must accept and ignore them.
+        let manifest: Manifest = serde_json::from_value(json!({
+            "name": "future",
+            "version": "2.0.0",
+            "vendor": "Future",
+            "operations": ["recall"],
+            "rate_limits": [{"scope": "*", "requests": 5, "per_ms": 1000, "burst": 2}],
+            "regions": [{"name": "eu", "base_url": "https://eu.example", "latency_ms": 3}],
+            "credentials": {"type": "object", "properties": {}, "required": []},
+            "future_field": {"anything": [1, 2]}
+        }))
+        .unwrap();
+        assert_eq!(manifest.name, "future");
+        assert_eq!(
+            manifest.rate_limits,
+            vec![RateLimit {
+                scope: "*".into(),
+                requests: 5,
+                per_ms: 1000
+            }]
+        );
+        assert_eq!(manifest.regions[0].base_url, "https://eu.example");
+    }
+
+    #[test]
+    fn interpret_input_attempt_is_optional_since_abi_1_1() {
+        let input = json!({
+            "account": {"name": "a"},
+            "operation": {"kind": "recall",
+                          "message": {"account": "a", "remote_id": "1", "sent_at_ms": 0}},
+            "response": {"status": 200},
+            "now_ms": 5
+        });
+        // A 1.0 host sends no attempt.
+        let old: InterpretInput = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(old.attempt, None);
+        assert!(serde_json::to_value(&old).unwrap().get("attempt").is_none());
+        let mut newer = input;
+        newer["attempt"] = json!(3);
+        let new: InterpretInput = serde_json::from_value(newer).unwrap();
+        assert_eq!(new.attempt, Some(3));
+        assert_eq!(serde_json::to_value(&new).unwrap()["attempt"], 3);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! EngageLab AppPush (MTPush) v4: `POST /v4/push`, `POST /v4/push/validate`,
-//! `DELETE /v4/push/withdraw/{msg_id}`, Basic auth (AppKey:MasterSecret),
-//! errors as `{"error":{"code","message"}}`.
+//! `DELETE /v4/push/withdraw/{msg_id}`, Basic auth (AppKey:MasterSecret, or
+//! `group-<GroupKey>`:GroupMasterSecret for group pushes), errors as
+//! `{"error":{"code","message"}}`.
 //!
 //! Checks run in the order a gateway would: path (404), method (21001/405),
 //! auth (21008/400 for another AppKey, else 21004/401), rate limit (23008),
@@ -120,9 +121,13 @@ pub(crate) fn handle(shared: &Shared, req: &Request) -> Response {
     if req.method != method {
         return error(405, 21001, "Method not allowed");
     }
+    // Group pushes authenticate as `group-<GroupKey>` with the group's secret.
+    let group_user = (!el.group_key.is_empty()).then(|| format!("group-{}", el.group_key));
+    let is_group = |key: &str| group_user.as_deref() == Some(key);
     match req.basic_auth() {
         Some((key, secret)) if key == el.app_key && secret == el.master_secret => {}
-        Some((key, _)) if key != el.app_key => {
+        Some((key, secret)) if is_group(&key) && secret == el.group_master_secret => {}
+        Some((key, _)) if key != el.app_key && !is_group(&key) => {
             store.counters.auth_failures += 1;
             let shape = el.unknown_app_key;
             return error(shape.http, shape.code, "app_key is invalid");

@@ -22,6 +22,11 @@ pub struct ErrorTable {
     pub retry: &'static [i64],
     pub refresh_token: &'static [i64],
     pub permanent: &'static [i64],
+    /// The retry codes that mean "over a rate limit", each with how long to
+    /// wait (ms) when the answer carries no wait hint: the limit's window.
+    /// The host pauses the whole account only for a retry that says how long
+    /// to wait, so a rate-limit code must always say it.
+    pub rate_limits: &'static [(i64, u64)],
 }
 
 impl ErrorTable {
@@ -30,6 +35,29 @@ impl ErrorTable {
         self.codes()
             .find(|(c, _)| *c == code)
             .map(|(_, class)| class)
+    }
+
+    /// How long to wait after the rate-limit `code` when the vendor gave no
+    /// hint; `None` for a code that is not a rate limit.
+    pub fn default_wait_ms(&self, code: i64) -> Option<u64> {
+        self.rate_limits
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, wait)| *wait)
+    }
+
+    /// [`vendor_outcome`] for `error` as this table classifies it. A retry
+    /// waits for `hint` (read from the answer's headers), else for the
+    /// code's [default wait](ErrorTable::default_wait_ms).
+    pub fn outcome(
+        &self,
+        error: &VendorError,
+        status: u16,
+        hint: Option<u64>,
+        secrets: &Secrets,
+    ) -> Outcome {
+        let after_ms = hint.or_else(|| self.default_wait_ms(error.code));
+        vendor_outcome(self.class(error.code), error, status, after_ms, secrets)
     }
 
     /// Every documented code with its class.
@@ -118,6 +146,7 @@ mod tests {
         retry: &[1, 2],
         refresh_token: &[3],
         permanent: &[4],
+        rate_limits: &[(2, 60_000)],
     };
 
     #[test]
@@ -127,6 +156,38 @@ mod tests {
         assert_eq!(TABLE.class(4), Some(Class::Permanent));
         assert_eq!(TABLE.class(5), None);
         assert_eq!(TABLE.codes().count(), 4);
+    }
+
+    #[test]
+    fn rate_limit_codes_wait_their_window_unless_told_otherwise() {
+        let none = Secrets::default();
+        let error = |code| VendorError {
+            code,
+            message: "slow down".into(),
+        };
+        let waits = |outcome| match outcome {
+            Outcome::Retry { after_ms, .. } => after_ms,
+            other => panic!("expected a retry, got {other:?}"),
+        };
+        assert_eq!(TABLE.default_wait_ms(2), Some(60_000));
+        assert_eq!(TABLE.default_wait_ms(1), None);
+        assert_eq!(
+            waits(TABLE.outcome(&error(2), 400, None, &none)),
+            Some(60_000)
+        );
+        assert_eq!(
+            waits(TABLE.outcome(&error(2), 400, Some(3_000), &none)),
+            Some(3_000),
+            "the vendor's hint wins"
+        );
+        assert_eq!(waits(TABLE.outcome(&error(1), 400, None, &none)), None);
+        assert!(matches!(
+            TABLE.outcome(&error(4), 400, None, &none),
+            Outcome::Failed {
+                permanent: true,
+                ..
+            }
+        ));
     }
 
     #[test]

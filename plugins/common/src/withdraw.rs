@@ -6,8 +6,7 @@ use plugin_api::{HttpResponse, Outcome};
 use serde_json::Value;
 
 use crate::{
-    ErrorTable, Secrets, VendorError, body_prefix, error_envelope, unexpected, vendor_outcome,
-    wait_hint_ms,
+    ErrorTable, Secrets, VendorError, body_prefix, error_envelope, unexpected, wait_hint_ms,
 };
 
 /// How one vendor of this family answers a withdraw.
@@ -37,14 +36,8 @@ impl WithdrawAnswers {
             if error.code == self.invalid_id_code && !transient {
                 return refused_id(&error, secrets);
             }
-            let after_ms = wait_hint_ms(response, now_ms, self.wait_headers);
-            return vendor_outcome(
-                self.errors.class(error.code),
-                &error,
-                response.status,
-                after_ms,
-                secrets,
-            );
+            let hint = wait_hint_ms(response, now_ms, self.wait_headers);
+            return self.errors.outcome(&error, response.status, hint, secrets);
         }
         let has_msg_id = json
             .as_ref()
@@ -90,9 +83,10 @@ mod tests {
     const ANSWERS: WithdrawAnswers = WithdrawAnswers {
         invalid_id_code: 3,
         errors: ErrorTable {
-            retry: &[1],
+            retry: &[1, 4],
             refresh_token: &[],
             permanent: &[2],
+            rate_limits: &[(4, 1_000)],
         },
         wait_headers: &["X-Reset"],
         success_needs_msg_id: true,
@@ -180,6 +174,27 @@ mod tests {
                 message: "slow down".into()
             }
         );
+        let no_hint = HttpResponse {
+            status: 400,
+            headers: vec![],
+            body: error(4, "rate limited"),
+        };
+        assert_eq!(
+            ANSWERS.interpret(&no_hint, 0, &Secrets::default()),
+            Outcome::Retry {
+                after_ms: Some(1_000),
+                code: "4".into(),
+                message: "rate limited".into()
+            },
+            "a rate-limit code without a hint waits its default"
+        );
+        assert!(matches!(
+            answer(400, &error(4, "rate limited")),
+            Outcome::Retry {
+                after_ms: Some(2_000),
+                ..
+            }
+        ));
         assert!(matches!(
             answer(400, &error(2, "x")),
             Outcome::Failed {

@@ -13,6 +13,14 @@
 //! 33001). Note that this token request carries the app secret in its query
 //! string, as DingTalk requires: hosts must not log its URL.
 //!
+//! "System busy" (-1) is retried, but DingTalk asks for at most three tries:
+//! from the third attempt on (`InterpretInput.attempt`, ABI 1.1) it is a
+//! permanent failure.
+//!
+//! A recall refused with 400002 ("invalid taskId") is already done when the
+//! errmsg says the task was recalled, and expired when the message is past
+//! the window by the host's clock (`invalid_task`).
+//!
 //! The vendor answers errors with HTTP 200 and an `errcode`
 //! (`docs/unverified-choices.md`); the plugin reads `errcode` whatever the
 //! status. Regions: `com` (`https://oapi.dingtalk.com`, the default) and `io`
@@ -21,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod errors;
+mod invalid_task;
 mod manifest;
 mod recall;
 mod token;
@@ -129,6 +138,27 @@ mod tests {
         assert_eq!(
             request.url,
             "http://127.0.0.1:9/topapi/message/corpconversation/recall?access_token=tok"
+        );
+
+        // ABI 1.1: the host says which attempt an answer is for; DingTalk
+        // asks for at most three tries when busy.
+        let busy = json!({"status": 200, "body": r#"{"errcode":-1,"errmsg":"system busy"}"#});
+        let input = json!({"account": account(), "operation": operation(),
+                           "response": busy, "now_ms": 0, "attempt": 3});
+        let interpreted = plugin.call(Call::Interpret, &input);
+        assert_eq!(interpreted.status, STATUS_OK);
+        assert_eq!(
+            interpreted.output["outcome"], "failed",
+            "{}",
+            interpreted.output
+        );
+        assert_eq!(interpreted.output["permanent"], true);
+        let mut input = input;
+        input.as_object_mut().unwrap().remove("attempt");
+        let interpreted = plugin.call(Call::Interpret, &input);
+        assert_eq!(
+            interpreted.output["outcome"], "retry",
+            "a 1.0 host sends no attempt"
         );
 
         let answer = json!({"status": 200, "body": r#"{"errcode":42001,"errmsg":"expired"}"#});

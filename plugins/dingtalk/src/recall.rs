@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::QUERY_VALUE;
 use crate::errors::{self, vendor_error};
+use crate::invalid_task;
 use crate::manifest::{SECRET_KEYS, regions};
 
 pub(crate) fn prepare(input: &PrepareInput) -> Result<HttpRequest, PluginError> {
@@ -52,15 +53,21 @@ fn task_id(remote_id: &str) -> Result<i64, PluginError> {
     })
 }
 
-/// `errcode` 0 is done (a repeated recall answers 0 too); any other errcode
-/// is classified by [`errors::ERRORS`], whatever the HTTP status.
+/// `errcode` 0 is done (a repeated recall answers 0 too); 400002 may also
+/// mean already recalled or expired ([`invalid_task`]); any other errcode is
+/// classified by [`errors::ERRORS`], whatever the HTTP status.
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let response = &input.response;
     let secrets = Secrets::of(&input.account, SECRET_KEYS);
     let error = response.json().as_ref().and_then(vendor_error);
     match error {
         Some(error) if error.code == 0 && (200..300).contains(&response.status) => Outcome::Done,
-        Some(error) if error.code != 0 => errors::outcome(&error, response, input.now_ms, &secrets),
+        Some(error) if error.code == invalid_task::INVALID_ID => {
+            invalid_task::outcome(&error, input, &secrets)
+        }
+        Some(error) if error.code != 0 => {
+            errors::outcome_of_attempt(&error, response, input.now_ms, input.attempt, &secrets)
+        }
         _ => unexpected(response, input.now_ms, &secrets),
     }
 }
@@ -118,6 +125,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -229,7 +237,13 @@ mod tests {
             let (code, message) = (code.to_string(), "vendor says no".to_owned());
             let expected = match class {
                 Class::Retry => {
-                    let after_ms = (code == "90018").then_some(1_000);
+                    // Rate limits wait their window; busy and system
+                    // error leave the wait to the host's backoff.
+                    let after_ms = match code.as_str() {
+                        "-1" | "500" => None,
+                        "90018" => Some(1_000),
+                        _ => Some(60_000),
+                    };
                     Outcome::Retry {
                         after_ms,
                         code,
@@ -245,20 +259,6 @@ mod tests {
             };
             assert_eq!(outcome, expected);
         }
-    }
-
-    #[test]
-    fn recall_after_the_window_is_permanent() {
-        let late =
-            r#"{"errcode":400002,"errmsg":"invalid taskId: recall window (24h) has passed"}"#;
-        assert_eq!(
-            answer(200, late),
-            Outcome::Failed {
-                code: "400002".into(),
-                message: "invalid taskId: recall window (24h) has passed".into(),
-                permanent: true,
-            }
-        );
     }
 
     #[test]
@@ -308,6 +308,7 @@ mod tests {
                 operation: operation(OperationKind::Recall, "1"),
                 response,
                 now_ms: 0,
+                attempt: None,
             });
             plugin_common::samples::sane(status, &outcome).unwrap();
             assert!(!format!("{outcome:?}").contains("app-s3cret"));

@@ -1,7 +1,9 @@
 //! recalld plugin for **EngageLab AppPush (MTPush) v4**.
 //!
 //! Recall is `DELETE /v4/push/withdraw/{msg_id}` with HTTP Basic auth
-//! (`app_key:master_secret`); there is no token exchange. The vendor accepts a
+//! (`app_key:master_secret`, or `group-<group_key>:group_master_secret` when
+//! the account sets both group credentials, for group pushes); there is no
+//! token exchange. The vendor accepts a
 //! withdraw for one day after the push and refuses a second withdraw of the
 //! same message; both refusals come back as error 21003 and are told apart by
 //! their message (`docs/unverified-choices.md`): `withdrawn` is
@@ -14,6 +16,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod auth;
 mod manifest;
 mod withdraw;
 

@@ -37,6 +37,21 @@ pub(crate) fn manifest() -> Manifest {
                 true,
                 true,
                 "the AppKey's Master Secret",
+            )
+            .field(
+                "group_key",
+                CredentialType::String,
+                false,
+                false,
+                "for group pushes: the GroupKey (with group_master_secret, \
+                 recalls authenticate as group-<GroupKey>)",
+            )
+            .field(
+                "group_master_secret",
+                CredentialType::String,
+                false,
+                true,
+                "for group pushes: the Group Master Secret",
             ),
         uses_token: false,
     }
@@ -89,7 +104,13 @@ mod tests {
         );
         let ok = json!({"app_key": "k", "master_secret": "s"});
         assert!(schema.problems(ok.as_object().unwrap()).is_empty());
-        assert_eq!(schema.secret_keys().collect::<Vec<_>>(), ["master_secret"]);
+        let group = json!({"app_key": "k", "master_secret": "s",
+                           "group_key": "g", "group_master_secret": "gs"});
+        assert!(schema.problems(group.as_object().unwrap()).is_empty());
+        assert_eq!(
+            schema.secret_keys().collect::<Vec<_>>(),
+            ["group_master_secret", "master_secret"]
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use plugin_api::{HttpRequest, InterpretInput, OperationKind, Outcome, PluginError, PrepareInput};
-use plugin_common::{ErrorTable, Secrets, WithdrawAnswers, basic_auth, remote_id};
+use plugin_common::{ErrorTable, WithdrawAnswers, basic_auth, remote_id};
 
+use crate::auth;
 use crate::manifest::regions;
 
 /// Everything but RFC 3986's unreserved characters is escaped in a path segment.
@@ -21,6 +22,8 @@ const ANSWERS: WithdrawAnswers = WithdrawAnswers {
         // 21009 internal, 21030 timeout, 23008 rate limit, 27000 server error.
         retry: &[21009, 21030, 23008, 27000],
         refresh_token: &[],
+        // Over 500 calls a second per AppKey; 23008 carries no wait hint.
+        rate_limits: &[(23008, 1_000)],
         permanent: &[
             21001, 21002, 21005, // request: method, missing parameter, body too large
             21004, 21008, 21038, // auth: failed, bad app_key, VIP/permission
@@ -39,22 +42,24 @@ pub(crate) fn prepare(input: &PrepareInput) -> Result<HttpRequest, PluginError> 
     }
     let msg_id = remote_id(&operation.message)?;
     let base = input.account.base_url(&regions())?;
-    let app_key = input.account.credential_str("app_key")?;
-    let master_secret = input.account.credential_str("master_secret")?;
+    let (user, password) = auth::basic(&input.account)?;
     Ok(HttpRequest {
         method: "DELETE".to_owned(),
         url: format!(
             "{base}/v4/push/withdraw/{}",
             utf8_percent_encode(msg_id, PATH_SEGMENT)
         ),
-        headers: vec![basic_auth(app_key, master_secret)],
+        headers: vec![basic_auth(&user, password)],
         body: None,
     })
 }
 
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
-    let secrets = Secrets::basic(&input.account, "app_key", "master_secret");
-    ANSWERS.interpret(&input.response, input.now_ms, &secrets)
+    ANSWERS.interpret(
+        &input.response,
+        input.now_ms,
+        &auth::secrets(&input.account),
+    )
 }
 
 #[cfg(test)]
@@ -105,6 +110,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -128,6 +134,24 @@ mod tests {
             )]
         );
         assert_eq!(request.body, None);
+    }
+
+    #[test]
+    fn group_credentials_recall_as_group_key() {
+        let mut group = account();
+        group.credentials.insert("group_key".into(), json!("g1"));
+        group
+            .credentials
+            .insert("group_master_secret".into(), json!("open sesame"));
+        let request = prepare_for(group, "1828256757").unwrap();
+        // base64("group-g1:open sesame")
+        assert_eq!(
+            request.headers,
+            vec![Header::new(
+                "Authorization",
+                "Basic Z3JvdXAtZzE6b3BlbiBzZXNhbWU="
+            )]
+        );
     }
 
     #[test]
@@ -245,7 +269,9 @@ mod tests {
             let outcome = answer(status, &[], &error(code, "vendor says no"));
             let expected = match class {
                 Class::Retry => Outcome::Retry {
-                    after_ms: None,
+                    // The rate limit waits its second; the others are left
+                    // to the host's backoff.
+                    after_ms: (code == 23008).then_some(1_000),
                     code: code.to_string(),
                     message: "vendor says no".into(),
                 },
@@ -265,6 +291,20 @@ mod tests {
                 "code {code}"
             );
         }
+    }
+
+    #[test]
+    fn rate_limit_23008_without_a_hint_waits_a_second() {
+        // The host pauses the account only for a retry that says how long.
+        let limited = error(23008, "request rate exceeds the limit");
+        assert_eq!(
+            answer(400, &[], &limited),
+            Outcome::Retry {
+                after_ms: Some(1_000),
+                code: "23008".into(),
+                message: "request rate exceeds the limit".into()
+            }
+        );
     }
 
     #[test]
@@ -340,6 +380,7 @@ mod tests {
                 operation: operation(OperationKind::Recall, "1"),
                 response,
                 now_ms: 0,
+                attempt: None,
             });
             plugin_common::samples::sane(status, &outcome).unwrap();
             assert!(!format!("{outcome:?}").contains("open sesame"));

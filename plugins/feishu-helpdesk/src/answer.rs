@@ -2,11 +2,11 @@
 
 use plugin_api::{HttpResponse, InterpretInput, Outcome};
 use plugin_common::{
-    ErrorTable, Secrets, VendorError, base64_pair, json_code, unexpected_after, vendor_outcome,
-    wait_hint_ms,
+    ErrorTable, Secrets, VendorError, base64_pair, json_code, unexpected_after, wait_hint_ms,
 };
 use serde_json::Value;
 
+use crate::already_recalled;
 use crate::manifest::SECRET_KEYS;
 
 /// The helpdesk codes and the generic platform codes (`vendors.md` §1).
@@ -30,6 +30,9 @@ pub(crate) const ERRORS: ErrorTable = ErrorTable {
         99991543, 10014, // bad app credentials
         99991662, 99991673, // app disabled, app unavailable
     ],
+    // The documented limits are per minute; `x-ogw-ratelimit-reset` says how
+    // long is left, and without it the whole minute is waited.
+    rate_limits: &[(99991400, 60_000)],
 };
 
 /// The "not found" code.
@@ -39,8 +42,9 @@ const NOT_FOUND: i64 = 154004;
 const RATE_LIMIT_RESET: &str = "x-ogw-ratelimit-reset";
 
 /// `code` 0 with a 2xx is done, for every operation (a repeated recall
-/// answers 0 as well). Any other code is classified by [`ERRORS`]; an answer
-/// without a code falls back to its HTTP status.
+/// answers 0 as well, unless the vendor refuses it: [`already_recalled`]).
+/// Any other code is classified by [`ERRORS`]; an answer without a code
+/// falls back to its HTTP status.
 pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let response = &input.response;
     let secrets = secrets(input);
@@ -49,19 +53,14 @@ pub(crate) fn interpret(input: &InterpretInput) -> Outcome {
     let code = body.get("code").and_then(json_code);
     match code {
         Some(0) if (200..300).contains(&response.status) => Outcome::Done,
+        Some(code) if already_recalled::says_so(input, code, &body) => Outcome::AlreadyDone,
         Some(code) if code != 0 => {
             let mut message = message(&body, response);
             if code == NOT_FOUND {
                 message = format!("not found: {message}");
             }
             let error = VendorError { code, message };
-            vendor_outcome(
-                ERRORS.class(code),
-                &error,
-                response.status,
-                after_ms,
-                &secrets,
-            )
+            ERRORS.outcome(&error, response.status, after_ms, &secrets)
         }
         _ => unexpected_after(response, after_ms, &secrets),
     }
@@ -132,6 +131,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -187,7 +187,8 @@ mod tests {
             let (code, message) = (code.to_string(), "vendor says no".to_owned());
             let expected = match ERRORS.class(code.parse().unwrap()).unwrap() {
                 Class::Retry => Outcome::Retry {
-                    after_ms: None,
+                    // Without its reset header the rate limit waits a minute.
+                    after_ms: (code == "99991400").then_some(60_000),
                     code,
                     message,
                 },

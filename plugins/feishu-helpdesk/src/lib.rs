@@ -4,7 +4,7 @@
 //! |---|---|
 //! | recall | `POST /open-apis/helpdesk/v1/notifications/{id}/cancel_send` `{"is_recall": true}`: stops the push and takes back what was delivered |
 //! | cancel | the same with `{"is_recall": false}`: stops what is not yet sent |
-//! | update | `PATCH /open-apis/helpdesk/v1/notifications/{id}?user_id_type=open_id` of a **draft**, the new notification taken from `operation.params` and checked first (see `update`) |
+//! | update | `PATCH /open-apis/helpdesk/v1/notifications/{id}?user_id_type=…` of a **draft**, the new notification taken from `operation.params` and checked first; `params.user_id_type` (`open_id`, the default, `union_id` or `user_id`) goes to the query (see `update`) |
 //!
 //! Every call carries `Authorization: Bearer <user_access_token>` and
 //! `X-Lark-Helpdesk-Authorization: base64(helpdesk_id:helpdesk_token)`.
@@ -23,13 +23,15 @@
 //! 155000, 99991400 and HTTP 429 are retried after `x-ogw-ratelimit-reset`
 //! seconds; the helpdesk codes 154000–154005 and the generic permanent codes
 //! fail with the vendor's message (154005 also means the notification is in
-//! the wrong state, e.g. a PATCH outside draft). `status` integers are never
+//! the wrong state, e.g. a PATCH outside draft; to a recall, a 154005 whose
+//! message says `recalled` is already done). `status` integers are never
 //! read. Regions: `feishu` (`https://open.feishu.cn`, the default) and
 //! `lark` (`https://open.larksuite.com`); an account's `base_url` overrides
 //! them.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod already_recalled;
 mod answer;
 mod manifest;
 mod request;

@@ -38,10 +38,10 @@ pub(crate) fn prepare(input: &PrepareInput) -> Result<HttpRequest, PluginError> 
             )
         }
         OperationKind::Update => {
-            let body = update::notification(&operation.params)?;
+            let (user_id_type, body) = update::patch(&operation.params)?;
             (
                 "PATCH",
-                format!("{notification}?user_id_type=open_id"),
+                format!("{notification}?user_id_type={user_id_type}"),
                 body.to_string(),
             )
         }
@@ -152,6 +152,37 @@ mod tests {
         assert_eq!(request.headers, expected_headers());
         let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
         assert_eq!(body, params);
+    }
+
+    #[test]
+    fn update_takes_user_id_type_from_the_params_into_the_query() {
+        let notification = json!({"job_name": "maintenance", "push_content": "{\"text\":\"hi\"}",
+                                  "push_type": 0, "push_scope_type": 2,
+                                  "user_list": [{"user_id": "on_1"}]});
+        for user_id_type in ["open_id", "union_id", "user_id"] {
+            let mut params = notification.clone();
+            params["user_id_type"] = json!(user_id_type);
+            let request = prepare_with(account(), OperationKind::Update, "42", params).unwrap();
+            assert_eq!(
+                request.url,
+                format!(
+                    "https://open.feishu.cn/open-apis/helpdesk/v1/notifications/42?user_id_type={user_id_type}"
+                )
+            );
+            let body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+            assert_eq!(body, notification, "user_id_type is not sent in the body");
+        }
+        for bad in [json!("email"), json!(1), json!("OPEN_ID")] {
+            let mut params = notification.clone();
+            params["user_id_type"] = bad.clone();
+            let error = prepare_with(account(), OperationKind::Update, "42", params).unwrap_err();
+            assert_eq!(error.code, "invalid_field", "{bad}");
+            assert!(
+                error.message.starts_with("params.user_id_type must be"),
+                "{}",
+                error.message
+            );
+        }
     }
 
     #[test]

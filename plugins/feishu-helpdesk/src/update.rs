@@ -2,7 +2,8 @@
 //! rules before it spends one of the 20 PATCH calls a minute.
 //!
 //! `operation.params` is the whole new notification object, sent as the
-//! PATCH body unchanged. Required: `job_name`, `push_content` (a card: a JSON
+//! PATCH body unchanged but for `user_id_type` (how its lists name users:
+//! `open_id`, the default, `union_id` or `user_id`), which goes to the query. Required: `job_name`, `push_content` (a card: a JSON
 //! object serialised into a string), `push_type` and `push_scope_type`;
 //! optional: the target lists, `new_staff_scope_type` and its department
 //! list, `ext`. Only the documented rules are checked; the vendor has the
@@ -18,8 +19,32 @@ const SCHEDULED: i64 = 0;
 /// `push_type`: a push to each new staff member.
 const NEW_STAFF: i64 = 1;
 
+/// How the notification's lists name users, the PATCH's `user_id_type`.
+const USER_ID_TYPES: &[&str] = &["open_id", "union_id", "user_id"];
+
+/// The PATCH's `user_id_type` and body: `params.user_id_type` (one of
+/// `open_id`, the default, `union_id` and `user_id`) goes to the query, and
+/// the rest of `params` is the checked notification.
+pub(crate) fn patch(params: &Value) -> Result<(&'static str, Value), PluginError> {
+    let mut body = params.clone();
+    let user_id_type = match body.as_object_mut().and_then(|p| p.remove("user_id_type")) {
+        None | Some(Value::Null) => USER_ID_TYPES[0],
+        Some(value) => USER_ID_TYPES
+            .iter()
+            .find(|known| value.as_str() == Some(**known))
+            .ok_or_else(|| {
+                let shown = body_prefix(&value.to_string(), &Secrets::default());
+                invalid(format!(
+                    "params.user_id_type must be open_id, union_id or user_id, got {shown}"
+                ))
+            })?,
+    };
+    notification(&body)?;
+    Ok((user_id_type, body))
+}
+
 /// The checked notification, ready to be the PATCH body.
-pub(crate) fn notification(params: &Value) -> Result<&Value, PluginError> {
+fn notification(params: &Value) -> Result<&Value, PluginError> {
     let Some(fields) = params.as_object() else {
         return Err(invalid(
             "params must be the new notification, a JSON object",

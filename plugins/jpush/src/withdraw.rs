@@ -27,6 +27,9 @@ const ANSWERS: WithdrawAnswers = WithdrawAnswers {
             1004, 1008, 2003, 2004, 2006, 2007, // auth and access
             1011, 1012, 2005, // volume and targets
         ],
+        // Over 600 calls a minute per AppKey; the reset header says how long
+        // is left, and without it the whole minute is waited.
+        rate_limits: &[(2002, 60_000)],
     },
     // Seconds until the per-minute quota resets, sent with 2002.
     wait_headers: &["X-Rate-Limit-Reset"],
@@ -111,6 +114,7 @@ mod tests {
                 body: body.to_owned(),
             },
             now_ms: 0,
+            attempt: None,
         })
     }
 
@@ -228,7 +232,8 @@ mod tests {
             let outcome = answer(status, &[], &error(code, "vendor says no"));
             let expected = match ANSWERS.errors.class(code) {
                 Some(Class::Retry) => Outcome::Retry {
-                    after_ms: None,
+                    // Without its reset header the rate limit waits a minute.
+                    after_ms: (code == 2002).then_some(60_000),
                     code: code.to_string(),
                     message: "vendor says no".into(),
                 },
@@ -317,6 +322,7 @@ mod tests {
                 operation: operation(OperationKind::Recall, "1"),
                 response,
                 now_ms: 0,
+                attempt: None,
             });
             plugin_common::samples::sane(status, &outcome).unwrap();
             assert!(!format!("{outcome:?}").contains("open sesame"));

@@ -130,6 +130,9 @@ pub struct DingTalkConfig {
     pub expired_recall_errcode: i64,
     /// Recipients per send; the rest are dropped into `forbidden_user_id_list`.
     pub max_recipients: usize,
+    /// `userid_list` recipients reached a minute, over all sends (`None`: no
+    /// limit); the rest are dropped into `forbidden_user_id_list`.
+    pub recipients_per_minute: Option<u32>,
     /// `errcode` over `rate_limits.dingtalk_per_min` (the docs give 90006
     /// and 90005 without saying which is which).
     pub per_min_limited_errcode: i64,
@@ -152,6 +155,7 @@ impl Default for DingTalkConfig {
             repeat_recall: RepeatRecall::Idempotent,
             expired_recall_errcode: 400002,
             max_recipients: 5000,
+            recipients_per_minute: Some(5000),
             per_min_limited_errcode: 90006,
             user_limits: DingTalkUserLimits::default(),
             banned_words: Vec::new(),
@@ -203,9 +207,13 @@ pub enum OverLimit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngageLabConfig {
-    /// Basic auth must be `app_key:master_secret`.
+    /// Basic auth must be `app_key:master_secret`, or, for group pushes,
+    /// `group-<group_key>:group_master_secret`.
     pub app_key: String,
     pub master_secret: String,
+    /// The group the app belongs to; empty: no group, group auth refused.
+    pub group_key: String,
+    pub group_master_secret: String,
     /// Withdraw refused for messages older than this (`None`: never).
     pub withdraw_window_secs: Option<u64>,
     /// A second withdraw of the same msg_id.
@@ -224,6 +232,8 @@ impl Default for EngageLabConfig {
         EngageLabConfig {
             app_key: "el-sandbox".into(),
             master_secret: "el-secret".into(),
+            group_key: "el-group".into(),
+            group_master_secret: "el-group-secret".into(),
             withdraw_window_secs: Some(86_400),
             repeat_withdraw: RepeatRecall::Reject,
             rate_limited_http: 400,

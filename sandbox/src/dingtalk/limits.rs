@@ -1,12 +1,14 @@
-//! DingTalk's per-user rules for `asyncsend_v2`: at most N messages a user
-//! a day, and the same content to the same user once a day. As documented,
-//! going over them still succeeds: those users are dropped and listed in
-//! `forbidden_user_id_list` and `forbidden_list[{code,count,userid}]`
-//! (`dingtalk.user_limits.answer: "reject"` refuses the send instead).
+//! DingTalk's recipient rules for `asyncsend_v2`: at most N messages a user
+//! a day, the same content to the same user once a day, and at most 5000
+//! recipients a minute. As documented, going over them still succeeds: those
+//! users are dropped and listed in `forbidden_user_id_list` (and, for the
+//! per-user rules, in `forbidden_list[{code,count,userid}]`;
+//! `dingtalk.user_limits.answer: "reject"` refuses the send instead).
 //!
 //! The day is the calendar day in China time (UTC+8) on the sandbox clock;
-//! only `userid_list` recipients are counted (the sandbox knows no members
-//! of departments or of the whole company).
+//! the minute is a fixed window opened by the first send after the previous
+//! one closed, as in `ratelimit`. Only `userid_list` recipients are counted
+//! (the sandbox knows no members of departments or of the whole company).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -14,6 +16,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use crate::config::DingTalkUserLimits;
 
 const DAY_MS: i64 = 86_400_000;
+const MINUTE_MS: i64 = 60_000;
 /// China Standard Time, where DingTalk's day turns.
 const UTC_OFFSET_MS: i64 = 8 * 3_600_000;
 
@@ -106,6 +109,34 @@ impl Daily {
     }
 }
 
+/// Recipients reached in the current minute, over all sends.
+#[derive(Debug, Default)]
+pub(crate) struct PerMinute {
+    /// Sandbox time at which the current minute opened.
+    start_ms: i64,
+    /// Recipients reached since.
+    count: u32,
+}
+
+impl PerMinute {
+    /// How many of `wanted` more recipients may be reached at `now_ms`
+    /// under `cap` a minute (`None`: all of them); counts those.
+    pub(crate) fn admit(&mut self, wanted: usize, cap: Option<u32>, now_ms: i64) -> usize {
+        let Some(cap) = cap else {
+            return wanted;
+        };
+        if self.count == 0 || now_ms >= self.start_ms.saturating_add(MINUTE_MS) {
+            self.start_ms = now_ms;
+            self.count = 0;
+        }
+        let room = usize::try_from(cap.saturating_sub(self.count)).unwrap_or(usize::MAX);
+        let admitted = wanted.min(room);
+        // `admitted` is at most `room`, itself at most `cap`: it fits a u32.
+        self.count += u32::try_from(admitted).unwrap_or(cap);
+        admitted
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +197,17 @@ mod tests {
             codes(&daily.check(&users(&["u1"]), "a", &limits, after_midnight)),
             [None]
         );
+    }
+
+    #[test]
+    fn the_minute_admits_up_to_the_cap_over_all_sends_then_reopens() {
+        let mut minute = PerMinute::default();
+        assert_eq!(minute.admit(3, Some(5), 1_000), 3);
+        assert_eq!(minute.admit(3, Some(5), 30_000), 2);
+        assert_eq!(minute.admit(1, Some(5), 60_999), 0);
+        // The minute opened at 1 000 ms closes at 61 000 ms.
+        assert_eq!(minute.admit(7, Some(5), 61_000), 5);
+        assert_eq!(minute.admit(usize::MAX, None, 61_000), usize::MAX);
     }
 
     #[test]

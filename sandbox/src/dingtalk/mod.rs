@@ -56,6 +56,8 @@ pub(crate) struct State {
     minute_limiters: [Window; 5],
     /// Today's deliveries per user, for the daily cap and duplicate rule.
     daily: limits::Daily,
+    /// Recipients reached this minute, for the 5000-a-minute rule.
+    per_minute: limits::PerMinute,
     /// Random key so tokens are not guessable from each other.
     token_keys: RandomState,
     pub(crate) counters: Counters,
@@ -71,6 +73,7 @@ impl State {
             limiters: Default::default(),
             minute_limiters: Default::default(),
             daily: limits::Daily::default(),
+            per_minute: limits::PerMinute::default(),
             token_keys: RandomState::new(),
             counters: Counters::new(ENDPOINTS),
         }

@@ -28,8 +28,8 @@ pub(crate) struct Task {
 struct Recipients {
     /// Delivered (and, in the sandbox, never read).
     users: Vec<String>,
-    /// Over the per-send cap or a per-user limit: dropped, as DingTalk
-    /// does, yet the send succeeds.
+    /// Over the per-send cap, a per-user limit or the recipients a minute:
+    /// dropped, as DingTalk does, yet the send succeeds.
     forbidden: Vec<String>,
     /// The per-user limit each dropped user hit (not the per-send cap).
     forbidden_list: Vec<Dropped>,
@@ -189,8 +189,15 @@ pub(super) fn asyncsend(state: &mut State, ctx: &Ctx, fields: &Map<String, Value
         };
         return ctx.error(first.code, &format!("{reason}: {}", first.userid));
     }
+    let reached = state.per_minute.admit(
+        delivered.len(),
+        ctx.config.recipients_per_minute,
+        ctx.now_ms,
+    );
+    let over_minute = delivered.split_off(reached);
     state.daily.record(&delivered, &content);
     forbidden.extend(forbidden_list.iter().map(|d| d.userid.clone()));
+    forbidden.extend(over_minute);
     let users = delivered;
     let task_id = state.next_task_id();
     state.tasks.push(Task {

@@ -166,6 +166,33 @@ async fn bad_credentials_are_21004_another_app_key_21008() {
     assert_eq!(sb.stats().engagelab.auth_failures, 4);
 }
 
+/// A withdraw with the Basic credentials `user:secret`.
+fn withdraw_as(msg_id: &str, user: &str, secret: &str) -> RequestBuilder {
+    request("DELETE", &format!("/v4/push/withdraw/{msg_id}")).header(
+        "authorization",
+        format!("Basic {}", basic_credentials(user, secret)),
+    )
+}
+
+#[tokio::test]
+async fn group_credentials_are_group_key_and_the_group_master_secret() {
+    let sb = sandbox();
+    let msg_id = push(&sb, &push_body()).await.str("msg_id");
+    let wrong = withdraw_as(&msg_id, "group-el-group", "el-secret");
+    assert_error(&call(&sb, wrong).await, 401, 21004, "");
+    // The bare GroupKey is not a user: the group's is `group-<GroupKey>`.
+    let bare = withdraw_as(&msg_id, "el-group", "el-group-secret");
+    assert_error(&call(&sb, bare).await, 400, 21008, "app_key");
+    let group = withdraw_as(&msg_id, "group-el-group", "el-group-secret");
+    let done = call(&sb, group).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(sb.stats().engagelab.recalled, 1);
+
+    let no_group = sandbox_with(|c| c.engagelab.group_key = String::new());
+    let refused = withdraw_as(&msg_id, "group-", "el-group-secret");
+    assert_error(&call(&no_group, refused).await, 400, 21008, "app_key");
+}
+
 #[tokio::test]
 async fn over_the_qps_limit_is_23008() {
     let sb = sandbox_with(|c| c.rate_limits.engagelab_per_sec = Some(3));

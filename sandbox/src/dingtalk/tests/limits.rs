@@ -1,6 +1,6 @@
 //! The limits DingTalk documents besides the per-second one: 1500 calls a
-//! minute per API, the per-user daily cap, the same content once a day, and
-//! banned content.
+//! minute per API, the per-user daily cap, the same content once a day,
+//! 5000 recipients a minute, and banned content.
 
 use std::time::Duration;
 
@@ -129,6 +129,35 @@ async fn over_the_daily_cap_a_user_is_dropped_as_143105() {
             .user_limits
             .messages_per_user_per_day,
         Some(500)
+    );
+}
+
+#[tokio::test]
+async fn past_5000_recipients_a_minute_users_are_dropped_into_forbidden() {
+    let sb = sandbox_with(|c| c.dingtalk.recipients_per_minute = Some(3));
+    let token = token(&sb).await;
+    let first = send(&sb, &token, "u1,u2", "one").await;
+    // One more fits this minute; u4 and u5 are dropped, yet the send succeeds.
+    let second = send(&sb, &token, "u3,u4,u5", "two").await;
+    let got = result(&sb, &token, second).await;
+    assert_eq!(got["unread_user_id_list"], json!(["u3"]));
+    assert_eq!(got["forbidden_user_id_list"], json!(["u4", "u5"]));
+    assert_eq!(got["forbidden_list"], json!([]));
+    assert_eq!(
+        result(&sb, &token, first).await["unread_user_id_list"],
+        json!(["u1", "u2"])
+    );
+    // A dropped user did not receive it: the same content may reach them
+    // once the minute is over.
+    sb.advance_clock(Duration::from_secs(60));
+    let later = send(&sb, &token, "u4,u5", "two").await;
+    assert_eq!(
+        result(&sb, &token, later).await["unread_user_id_list"],
+        json!(["u4", "u5"])
+    );
+    assert_eq!(
+        sandbox().config().dingtalk.recipients_per_minute,
+        Some(5000)
     );
 }
 
