@@ -51,6 +51,7 @@ fn interpret(loaded: &LoadedPlugin, status: u16) -> Outcome {
             body: "{}".into(),
         },
         now_ms: NOW,
+        attempt: None,
     };
     loaded.plugin.interpret(&input).expect("interpret")
 }
@@ -103,7 +104,7 @@ fn another_abi_major_is_refused_naming_both_versions() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("plugin ABI version 2.0") && message.contains("(ABI 1.0)"),
+        message.contains("plugin ABI version 2.0") && message.contains("(ABI 1.1)"),
         "{message}"
     );
 }
@@ -190,6 +191,7 @@ fn a_panicking_plugin_is_contained_and_the_next_call_works() {
             body: String::new(),
         },
         now_ms: NOW,
+        attempt: None,
     };
     assert_eq!(
         loaded.plugin.interpret(&input).unwrap_err().code,

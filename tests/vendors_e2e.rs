@@ -405,3 +405,36 @@ async fn a_refused_credential_is_reported_without_the_secret() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     setup.stop().await;
 }
+
+/// vendors.md: DingTalk's `-1` (busy) is tried at most three times. The
+/// daemon tells the plugin which attempt an answer is for (ABI 1.1), and the
+/// plugin gives up at the third, though the daemon would try eight times.
+#[tokio::test(flavor = "multi_thread")]
+async fn dingtalk_busy_is_tried_three_times_then_failed() {
+    let config = sandbox::Config {
+        faults: sandbox::FaultConfig {
+            dingtalk: Some(sandbox::FaultRules {
+                endpoints: Some(vec!["recall".into()]),
+                server_error: sandbox::FaultRule {
+                    fraction: 0.0,
+                    next: 10,
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let setup = Setup::start(config, |vendor| {
+        vec![Account::sandbox("ding", "dingtalk", vendor)]
+    })
+    .await;
+    let ids = setup.seed(Vendor::DingTalk, 1, 0);
+    setup.track("ding", &ids, "busy", None).await;
+    let job = setup.run_job("recall", "busy").await;
+    let stats = setup.vendors.stats().dingtalk;
+    let context = format!("job: {job}\nvendor: {stats:?}");
+    assert_eq!(count(&job, "failed"), 1, "{context}");
+    assert_eq!(requests(&stats, "recall"), 3, "{context}");
+    setup.stop().await;
+}

@@ -223,6 +223,7 @@ fn inputs() -> (PrepareInput, InterpretInput) {
             operation,
             response,
             now_ms,
+            attempt: Some(1),
         },
     )
 }

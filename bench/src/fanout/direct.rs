@@ -153,6 +153,7 @@ async fn call(http: &reqwest::Client, lane: &Lane, remote_id: &str) -> anyhow::R
         operation: input.operation,
         response,
         now_ms,
+        attempt: Some(1),
     })?;
     if !matches!(outcome, Outcome::Done) {
         bail!(

@@ -216,6 +216,7 @@ impl Dispatcher {
             operation: input.operation,
             response,
             now_ms: now_ms(),
+            attempt: Some(attempts),
         };
         let mut outcome = match plugin.interpret(&interpret) {
             Ok(outcome) => outcome,

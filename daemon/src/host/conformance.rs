@@ -282,6 +282,7 @@ pub fn run_conformance(loaded: &LoadedPlugin, now_ms: i64) -> Report {
                 operation: operation.clone(),
                 response,
                 now_ms,
+                attempt: Some(1),
             };
             let result = match plugin.interpret(&input) {
                 Ok(outcome) => classify_check(status, &outcome)

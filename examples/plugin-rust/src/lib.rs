@@ -187,6 +187,7 @@ mod tests {
             operation: operation(OperationKind::Recall, "m-1"),
             response,
             now_ms: 0,
+            attempt: None,
         };
         AcmePush.interpret(&input).unwrap()
     }
