@@ -52,6 +52,16 @@ pub enum ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
+/// A scope refusal is a 403 with its own code.
+impl From<crate::scope::Refusal> for ApiError {
+    fn from(refusal: crate::scope::Refusal) -> Self {
+        ApiError::Forbidden {
+            code: refusal.code,
+            message: refusal.message,
+        }
+    }
+}
+
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::InvalidField {

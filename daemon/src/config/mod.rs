@@ -170,6 +170,18 @@ impl Action {
             _ => return None,
         })
     }
+
+    /// The name used in config and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Recall => "recall",
+            Action::Cancel => "cancel",
+            Action::Update => "update",
+            Action::Track => "track",
+            Action::Event => "event",
+            Action::Read => "read",
+        }
+    }
 }
 
 /// What one client may do.
