@@ -350,7 +350,7 @@ pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -
             &name,
             &payload,
             &client.name,
-            client.scopes.max_messages,
+            &client.scopes,
             caller.delivery,
         )
         .await

@@ -126,3 +126,68 @@ async fn a_narrow_client_tracks_only_tags_it_may_select() {
     let (status, answer) = send(&h, signed("POST", "/v1/messages", &body, TRACKER)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+const EVENT_RULES: &str = r#"
+rules:
+  - name: incident-cancel
+    on: {event: incident.closed}
+    select: {tags: ["incident-{{ event.id }}"]}
+    do: cancel
+  - name: incident-recall
+    on: {event: incident.closed}
+    select: {tags: ["incident-{{ event.id }}"]}
+    do: recall
+  - name: any-tag
+    on: {event: incident.tagged}
+    select: {tags: ["{{ event.tag }}"]}
+    do: recall
+"#;
+
+#[tokio::test]
+async fn an_event_fires_only_rules_whose_action_and_payload_tags_the_client_may_use() {
+    let h = harness_with_rules(EVENT_RULES);
+    track(
+        &h,
+        &[
+            ("feishu", "1", &["incident-3"]),
+            ("feishu", "2", &["billing"]),
+        ],
+    )
+    .await;
+    let event = |name: &str, payload: Value| {
+        signed("POST", &format!("/v1/events/{name}"), &payload, NARROW)
+    };
+    // `narrow` may recall but not cancel: one rule fires, one is refused.
+    let (status, answer) = send(&h, event("incident.closed", json!({"id": 3}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["jobs"][0]["rule"], json!("incident-recall"));
+    assert_eq!(answer["refused"][0]["rule"], json!("incident-cancel"));
+    let error = answer["refused"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("may not cancel") && error.contains("scopes.actions"),
+        "{error}"
+    );
+    // The payload fills the tag slot: only tags `narrow` may select.
+    let (status, answer) = send(&h, event("incident.tagged", json!({"tag": "billing"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let error = answer["refused"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("\"billing\"") && error.contains("incident-*"),
+        "{error}"
+    );
+    assert_eq!(job_count(&h).await, 1);
+    let (status, answer) = send(&h, event("incident.tagged", json!({"tag": "incident-3"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    // `bot` may do everything the rules do.
+    let (status, answer) = send(
+        &h,
+        signed(
+            "POST",
+            "/v1/events/incident.tagged",
+            &json!({"tag": "billing"}),
+            BOT,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+}
