@@ -37,8 +37,11 @@ pub fn verify_github(
     if delivery.is_empty() || delivery.len() > 256 {
         return Err(AuthFailure::MalformedHeader(GITHUB_DELIVERY));
     }
+    // A SHA-256 digest is 64 hex digits; anything else is refused before
+    // it is decoded, once per client.
     let digest = signature
         .strip_prefix("sha256=")
+        .filter(|h| h.len() == 64)
         .and_then(|h| hex::decode(h).ok())
         .ok_or(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))?;
     for key in keys {
@@ -102,10 +105,16 @@ mod tests {
             ),
             Err(AuthFailure::BadSignature)
         );
-        assert_eq!(
-            verify_github(&headers("sha1=abc"), BODY, &[HmacKey::new(SECRET)]),
-            Err(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))
-        );
+        for malformed in [
+            "sha1=abc",
+            &format!("{SIGNATURE}00"),
+            &"sha256=ab".repeat(1000),
+        ] {
+            assert_eq!(
+                verify_github(&headers(malformed), BODY, &[HmacKey::new(SECRET)]),
+                Err(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))
+            );
+        }
         let mut h = headers(SIGNATURE);
         h.remove(GITHUB_DELIVERY);
         assert_eq!(
