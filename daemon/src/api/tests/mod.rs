@@ -7,6 +7,7 @@ mod http_auth;
 mod inputs;
 mod interop;
 mod jobs;
+mod limits;
 mod openapi;
 mod scopes;
 
