@@ -30,7 +30,9 @@ pub fn decode_whsec(secret: &str) -> Result<Vec<u8>, String> {
         .ok_or("a Standard Webhooks secret starts with whsec_")?;
     let key = SECRET_B64
         .decode(encoded)
-        .map_err(|e| format!("whsec_ secret is not base64: {e}"))?;
+        // Not base64's own message: it names the offending byte and offset,
+        // i.e. part of the secret.
+        .map_err(|_| "the part after whsec_ is not base64".to_owned())?;
     if key.is_empty() {
         return Err("whsec_ secret is empty".into());
     }
@@ -350,5 +352,11 @@ mod tests {
         assert!(decode_whsec("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
         assert!(decode_whsec("whsec_***").is_err());
         assert!(decode_whsec("whsec_").is_err());
+    }
+
+    #[test]
+    fn a_bad_secret_error_says_nothing_of_the_secret() {
+        let err = decode_whsec("whsec_hunter2!").unwrap_err();
+        assert_eq!(err, "the part after whsec_ is not base64");
     }
 }
