@@ -163,7 +163,7 @@ impl Firer {
         let lacking =
             unsupported_reached(self.store.as_ref(), &self.accounts, &selector, rule.action)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| refusal(rule, e))?;
         if !lacking.is_empty() {
             return Err(format!(
                 "{} is not supported by account(s) {}; narrow select.accounts",
@@ -190,12 +190,19 @@ impl Firer {
     }
 }
 
+/// Why the store refused a rule's job, as `refused[].error` shows it. A
+/// database error is logged and answered generically, as the API answers
+/// one (its text can name tables, paths or values).
 pub(super) fn refusal(rule: &Rule, error: StoreError) -> String {
     match error {
         StoreError::TooManyMessages { matched, cap } => format!(
             "the selector matches {matched} messages, more than the {cap} one firing may touch (rule {} limit {}, or the client's max_messages)",
             rule.name, rule.limit
         ),
+        StoreError::Database(detail) => {
+            tracing::error!(rule = %rule.name, "rule refused by a database error: {detail}");
+            "internal error; see the daemon log".to_owned()
+        }
         other => other.to_string(),
     }
 }
