@@ -42,8 +42,6 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    NotImplemented(&'static str),
     #[error("the daemon is starting or shutting down")]
     NotReady,
     #[error(transparent)]
@@ -101,7 +99,6 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Store(StoreError::Replay) => {
                 (StatusCode::UNAUTHORIZED, AuthFailure::Replay.code())
