@@ -81,7 +81,7 @@ impl Firer {
 
     /// Fires every enabled rule listening to `name` for `client`. A rule is
     /// refused unless the client's `scopes` allow its action and what the
-    /// payload chose (see [`permit`]); its jobs are capped by the client's
+    /// payload chose (see `rules/permit.rs`); its jobs are capped by the client's
     /// `max_messages` and the rule's own `limit`. The delivery id is
     /// recorded with the jobs (or alone when none fired).
     pub async fn event(
