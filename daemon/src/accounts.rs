@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use plugin_api::{Account, OperationKind, RateLimit};
 
-use crate::config::{AccountConfig, Config, ConfigError};
+use crate::config::{AccountConfig, Config, ConfigError, Redacted};
 use crate::host::{HostGuard, LoadedPlugin, PluginRegistry};
 use crate::selector::Selector;
 use crate::store::{Store, StoreError};
 
-/// One account, ready for the dispatcher.
-#[derive(Debug, Clone)]
+/// One account, ready for the dispatcher. `Debug` shows no credential value.
+#[derive(Clone)]
 pub struct AccountRuntime {
     pub name: String,
     pub plugin: LoadedPlugin,
@@ -26,6 +26,25 @@ pub struct AccountRuntime {
     pub concurrency: u32,
     /// Credential values marked secret by the plugin, for redaction.
     pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for AccountRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRuntime")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .field("base_url", &self.account.base_url)
+            .field("region", &self.account.region)
+            .field("credentials", &Redacted(&self.account.credentials))
+            .field("guard", &self.guard)
+            .field("limits", &self.limits)
+            .field("concurrency", &self.concurrency)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .finish()
+    }
 }
 
 pub type Accounts = BTreeMap<String, Arc<AccountRuntime>>;
@@ -174,4 +193,21 @@ pub async fn unsupported_reached(
     let preview = store.preview(selector.clone(), 0).await?;
     let matched = preview.per_account.keys().map(String::as_str);
     Ok(unsupported(accounts, matched, action))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_shows_no_credential_value() {
+        // The API test kit's accounts have tokens t-ding and t-feishu.
+        let h = crate::api::tests::harness();
+        let shown = format!("{:?}", h.state.accounts());
+        assert!(shown.contains("\"token\": ***"), "{shown}");
+        assert!(
+            !shown.contains("t-ding") && !shown.contains("t-feishu"),
+            "{shown}"
+        );
+        let config = format!("{:?}", h.state.config());
+        assert!(!config.contains("t-ding"), "{config}");
+    }
 }

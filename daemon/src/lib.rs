@@ -21,6 +21,7 @@ pub mod dispatch;
 pub mod host;
 pub mod metrics;
 pub mod rules;
+pub mod scope;
 pub mod selector;
 pub mod server;
 pub mod store;

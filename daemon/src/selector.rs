@@ -91,6 +91,16 @@ fn invalid(field: &'static str, message: impl Into<String>) -> SelectorError {
     }
 }
 
+/// Most tags in `tags`: each is one `INTERSECT` term of the query (SQLite
+/// allows 500 compound terms).
+pub const MAX_ALL_OF_TAGS: usize = 64;
+/// Most `meta` fields: each is one `AND` term (SQLite's expression depth is
+/// 1000).
+pub const MAX_META_FIELDS: usize = 64;
+/// Most values in all lists together (`tags`, `any_tags`, `ids`,
+/// `accounts`, `meta`): each is a bound parameter (SQLite allows 32766).
+pub const MAX_SELECTOR_VALUES: usize = 10_000;
+
 impl Selector {
     pub fn has_positive_matcher(&self) -> bool {
         !self.tags.is_empty()
@@ -125,6 +135,7 @@ impl Selector {
                 return Err(invalid(field, "contains an empty string"));
             }
         }
+        self.check_size()?;
         if let Some(bad) = self.accounts.iter().find(|a| !known_accounts(a)) {
             return Err(invalid("accounts", format!("unknown account {bad:?}")));
         }
@@ -146,6 +157,50 @@ impl Selector {
                     format!("{key}: only strings, numbers and booleans can be matched"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a selector too large to become one query (see the limits).
+    fn check_size(&self) -> Result<(), SelectorError> {
+        if self.tags.len() > MAX_ALL_OF_TAGS {
+            return Err(invalid(
+                "tags",
+                format!(
+                    "{} tags, more than the {MAX_ALL_OF_TAGS} a message can be asked to carry at once; use any_tags for alternatives",
+                    self.tags.len()
+                ),
+            ));
+        }
+        if self.meta.len() > MAX_META_FIELDS {
+            return Err(invalid(
+                "meta",
+                format!(
+                    "{} fields, more than the {MAX_META_FIELDS} allowed",
+                    self.meta.len()
+                ),
+            ));
+        }
+        let lists = [
+            ("tags", self.tags.len()),
+            ("any_tags", self.any_tags.len()),
+            ("ids", self.ids.len()),
+            ("accounts", self.accounts.len()),
+            ("meta", self.meta.len()),
+        ];
+        let total: usize = lists.iter().map(|(_, n)| n).sum();
+        if total > MAX_SELECTOR_VALUES {
+            // Name the longest list: the one to split.
+            let (field, _) = lists
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .unwrap_or(("ids", 0));
+            return Err(invalid(
+                field,
+                format!(
+                    "the selector has {total} values, more than the {MAX_SELECTOR_VALUES} one request may hold; split it into several"
+                ),
+            ));
         }
         Ok(())
     }
@@ -214,6 +269,41 @@ mod tests {
         );
         assert_eq!(s.sent_after, Some(Millis(1000)));
         assert_eq!(s.sent_before, Some(Millis(5000)));
+    }
+
+    #[test]
+    fn a_selector_too_large_for_one_query_is_refused_naming_the_list() {
+        let known = |_: &str| true;
+        let names = |prefix: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{prefix}{i}")).collect()
+        };
+        let tags = |n| Selector {
+            tags: names("t", n),
+            ..Selector::default()
+        };
+        tags(MAX_ALL_OF_TAGS).validate(known).unwrap();
+        assert_eq!(
+            tags(MAX_ALL_OF_TAGS + 1).validate(known).unwrap_err().field,
+            "tags"
+        );
+        let meta = Selector {
+            meta: names("k", MAX_META_FIELDS + 1)
+                .into_iter()
+                .map(|k| (k, json!(1)))
+                .collect(),
+            ..Selector::default()
+        };
+        assert_eq!(meta.validate(known).unwrap_err().field, "meta");
+        let mut many = Selector {
+            ids: names("m", MAX_SELECTOR_VALUES - 10),
+            any_tags: names("a", 10),
+            ..Selector::default()
+        };
+        many.validate(known).unwrap();
+        many.accounts.push("a".into());
+        let err = many.validate(known).unwrap_err();
+        assert_eq!(err.field, "ids", "{err}");
+        assert!(err.message.contains("10001 values"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::auth::{
     AuthFailure, GITHUB_DELIVERY, GITHUB_SIGNATURE, WEBHOOK_ID, WEBHOOK_SIGNATURE,
     WEBHOOK_TIMESTAMP,
 };
-use crate::auth::{verify_github, verify_standard};
+use crate::auth::{StandardHeaders, verify_github};
 use crate::config::Scheme;
 use crate::store::Delivery;
 
@@ -137,26 +137,31 @@ pub(crate) fn authenticate(
         }
     };
     let now_secs = now_ms.div_euclid(1000);
+    // The Standard Webhooks headers are the same whichever client signed:
+    // checked and decoded once.
+    let standard = match scheme {
+        Scheme::StandardWebhooks => Some(StandardHeaders::parse(headers, now_secs, tolerance)?),
+        Scheme::Github => None,
+    };
     for client in clients.iter().filter(|c| c.scheme == scheme) {
-        let verified = match scheme {
-            Scheme::StandardWebhooks => {
-                verify_standard(headers, body, &client.keys, now_secs, tolerance)
-            }
-            Scheme::Github => verify_github(headers, body, &client.keys),
+        let verified = match &standard {
+            Some(standard) => standard.verify(body, &client.keys),
+            None => verify_github(headers, body, &client.keys),
         };
         match verified {
             Ok(verified) => {
-                let window = match scheme {
-                    Scheme::StandardWebhooks => tolerance.saturating_mul(2),
-                    Scheme::Github => GITHUB_REPLAY_WINDOW,
+                let expires_at_ms = match &standard {
+                    Some(standard) => standard_expiry(now_ms, standard.timestamp, tolerance),
+                    None => now_ms.saturating_add(
+                        i64::try_from(GITHUB_REPLAY_WINDOW.as_millis()).unwrap_or(i64::MAX),
+                    ),
                 };
-                let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
                 return Ok(Caller {
                     client: Arc::clone(client),
                     delivery: Delivery {
                         client: client.name.clone(),
                         id: verified.delivery_id,
-                        expires_at_ms: now_ms.saturating_add(window_ms),
+                        expires_at_ms,
                     },
                 });
             }
@@ -165,6 +170,20 @@ pub(crate) fn authenticate(
         }
     }
     Err(AuthFailure::BadSignature)
+}
+
+/// How long a Standard Webhooks id is remembered: twice the tolerance from
+/// now, and at least until its timestamp stops being accepted (the check
+/// takes `timestamp` up to `tolerance` seconds ahead, to the end of that
+/// second), so an id is never purged while a replay of it would still pass.
+fn standard_expiry(now_ms: i64, timestamp: i64, tolerance: Duration) -> i64 {
+    let window_ms = i64::try_from(tolerance.saturating_mul(2).as_millis()).unwrap_or(i64::MAX);
+    let tolerance_secs = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
+    let last_accepted = timestamp
+        .saturating_add(tolerance_secs)
+        .saturating_add(1)
+        .saturating_mul(1000);
+    now_ms.saturating_add(window_ms).max(last_accepted)
 }
 
 #[cfg(test)]
@@ -226,6 +245,35 @@ mod tests {
             ("b", "msg_1")
         );
         assert_eq!(caller.delivery.expires_at_ms, NOW_MS + 600_000);
+    }
+
+    #[test]
+    fn an_id_is_remembered_as_long_as_its_timestamp_is_accepted() {
+        let clients = [client("a", Scheme::StandardWebhooks, b"k")];
+        let now_secs = NOW_MS / 1000;
+        for (now_ms, ts) in [
+            (NOW_MS, now_secs + 300),
+            (NOW_MS + 999, now_secs + 300),
+            (NOW_MS + 999, now_secs + 17),
+        ] {
+            let caller = authenticate(
+                &clients,
+                &standard(b"k", "msg_1", ts, b""),
+                b"",
+                now_ms,
+                TOLERANCE,
+            )
+            .unwrap();
+            // The last instant the timestamp passes is (ts + 301) s - 1 ms;
+            // purging keeps rows whose expiry is not before now.
+            let last_accepted_ms = (ts + 301) * 1000 - 1;
+            assert!(
+                caller.delivery.expires_at_ms > last_accepted_ms,
+                "{ts}: expires {} but accepted until {last_accepted_ms}",
+                caller.delivery.expires_at_ms
+            );
+            assert!(caller.delivery.expires_at_ms >= now_ms + 600_000);
+        }
     }
 
     #[test]

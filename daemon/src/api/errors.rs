@@ -42,8 +42,6 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    NotImplemented(&'static str),
     #[error("the daemon is starting or shutting down")]
     NotReady,
     #[error(transparent)]
@@ -51,6 +49,16 @@ pub enum ApiError {
 }
 
 impl warp::reject::Reject for ApiError {}
+
+/// A scope refusal is a 403 with its own code.
+impl From<crate::scope::Refusal> for ApiError {
+    fn from(refusal: crate::scope::Refusal) -> Self {
+        ApiError::Forbidden {
+            code: refusal.code,
+            message: refusal.message,
+        }
+    }
+}
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -91,7 +99,6 @@ impl ApiError {
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Store(StoreError::Replay) => {
                 (StatusCode::UNAUTHORIZED, AuthFailure::Replay.code())

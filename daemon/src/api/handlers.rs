@@ -14,10 +14,12 @@ use super::AppState;
 use super::auth::Caller;
 use super::errors::ApiError;
 use super::models::*;
-use super::scope::{require_action, require_event, require_selector};
 use crate::accounts::{unsupported, unsupported_reached};
 use crate::config::Action;
 use crate::rules::MessageView;
+use crate::scope::{
+    may_read_job, require_action, require_event, require_ledger_tag, require_selector, require_tags,
+};
 use crate::selector::Selector;
 use crate::store::{JobSpec, NewMessage};
 
@@ -99,7 +101,8 @@ fn refuse_unsupported(
 
 /// `POST /v1/messages`.
 pub async fn track(caller: Caller, body: Bytes, state: AppState) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Track)?;
+    let client = &caller.client;
+    require_action(&client.name, &client.scopes, Action::Track).map_err(ApiError::from)?;
     let request: TrackRequest = parse_json(&body)?;
     let now = crate::clock::now_ms();
     let rules = state.rules().current();
@@ -128,6 +131,15 @@ pub async fn track(caller: Caller, body: Bytes, state: AppState) -> Handled {
             )
             .into());
         }
+        // Tracking a tag is a way to select: an age rule on it would recall
+        // the message, so only tags the client may select are accepted.
+        require_tags(
+            &client.name,
+            &client.scopes,
+            "track",
+            m.tags.iter().map(String::as_str),
+        )
+        .map_err(ApiError::from)?;
         if !m.meta.is_object() {
             return Err(
                 ApiError::invalid(format!("messages[{i}].meta"), "must be a JSON object").into(),
@@ -171,14 +183,14 @@ pub async fn recall(caller: Caller, body: Bytes, state: AppState) -> Handled {
     let request: RecallRequest = parse_json(&body)?;
     let (action, kind) = action_kind(request.action);
     let client = &caller.client;
-    require_action(&client.name, &client.scopes, action)?;
+    require_action(&client.name, &client.scopes, action).map_err(ApiError::from)?;
     let selector = request.select;
     selector
         .validate(|a| state.accounts().contains_key(a))
         .map_err(|e| {
             ApiError::unprocessable("invalid_selector", format!("select.{}", e.field), e.message)
         })?;
-    require_selector(&client.name, &client.scopes, &selector)?;
+    require_selector(&client.name, &client.scopes, &selector).map_err(ApiError::from)?;
     if request.dry_run {
         let preview = state
             .store()
@@ -269,7 +281,7 @@ async fn accept_job(state: &AppState, spec: JobSpec, caller: Caller) -> Handled 
 /// `POST /v1/updates`: an `update` job for one message.
 pub async fn update(caller: Caller, body: Bytes, state: AppState) -> Handled {
     let client = &caller.client;
-    require_action(&client.name, &client.scopes, Action::Update)?;
+    require_action(&client.name, &client.scopes, Action::Update).map_err(ApiError::from)?;
     let request: UpdateRequest = parse_json(&body)?;
     let Some(account) = state.accounts().get(&request.account) else {
         return Err(unknown_account(&state, "account".into(), &request.account).into());
@@ -292,7 +304,7 @@ pub async fn update(caller: Caller, body: Bytes, state: AppState) -> Handled {
         accounts: vec![request.account.clone()],
         ..Selector::default()
     };
-    require_selector(&client.name, &client.scopes, &selector)?;
+    require_selector(&client.name, &client.scopes, &selector).map_err(ApiError::from)?;
     if state
         .store()
         .preview(selector.clone(), 0)
@@ -324,8 +336,8 @@ pub async fn update(caller: Caller, body: Bytes, state: AppState) -> Handled {
 /// listening rule was refused.
 pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -> Handled {
     let client = &caller.client;
-    require_action(&client.name, &client.scopes, Action::Event)?;
-    require_event(&client.name, &client.scopes, &name)?;
+    require_action(&client.name, &client.scopes, Action::Event).map_err(ApiError::from)?;
+    require_event(&client.name, &client.scopes, &name).map_err(ApiError::from)?;
     let payload: serde_json::Value = parse_json(&body)?;
     if !payload.is_object() {
         return Err(ApiError::invalid("body", "the event payload must be a JSON object").into());
@@ -338,7 +350,7 @@ pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -
             &name,
             &payload,
             &client.name,
-            client.scopes.max_messages,
+            &client.scopes,
             caller.delivery,
         )
         .await
@@ -355,15 +367,28 @@ pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -
 
 /// `GET /v1/jobs/{id}`.
 pub async fn job(job_id: i64, caller: Caller, _body: Bytes, state: AppState) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Read)?;
+    require_action(&caller.client.name, &caller.client.scopes, Action::Read)
+        .map_err(ApiError::from)?;
     state
         .store()
         .record_delivery(caller.delivery)
         .await
         .map_err(ApiError::from)?;
+    let client = &caller.client;
     match state.store().job(job_id).await.map_err(ApiError::from)? {
-        Some(progress) => Ok(json(StatusCode::OK, &progress)),
-        None => Err(ApiError::NotFound(format!("no job {job_id}")).into()),
+        // A job the client may not see is answered like a missing one, so
+        // its existence is not disclosed either.
+        Some(progress)
+            if may_read_job(
+                &client.name,
+                &client.scopes,
+                &progress.requested_by,
+                &progress.selector,
+            ) =>
+        {
+            Ok(json(StatusCode::OK, &progress))
+        }
+        _ => Err(ApiError::NotFound(format!("no job {job_id}")).into()),
     }
 }
 
@@ -374,9 +399,13 @@ pub async fn ledger(
     pairs: Vec<(String, String)>,
     state: AppState,
 ) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Read)?;
+    require_action(&caller.client.name, &caller.client.scopes, Action::Read)
+        .map_err(ApiError::from)?;
     let query =
         LedgerQuery::parse(&pairs).map_err(|(field, message)| ApiError::invalid(field, message))?;
+    let client = &caller.client;
+    require_ledger_tag(&client.name, &client.scopes, query.tag.as_deref())
+        .map_err(ApiError::from)?;
     if let Some(account) = &query.account
         && !state.accounts().contains_key(account)
     {

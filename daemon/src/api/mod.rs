@@ -6,7 +6,7 @@
 //! the one place that turns errors into answers. A `/v1` request passes, in
 //! order: route match, body size limit (before anything reads or hashes the
 //! body), signature check against every configured client (`auth`), scope
-//! checks (`scope`), body parsing, then the store, where the delivery id is
+//! checks ([`crate::scope`]), body parsing, then the store, where the delivery id is
 //! recorded in the same transaction as the request's writes.
 
 mod auth;
@@ -14,7 +14,6 @@ mod errors;
 mod handlers;
 mod models;
 mod routes;
-mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,9 @@
 //! The GitHub webhook scheme: `X-Hub-Signature-256: sha256=<hex>` over the
-//! raw body, deduplicated on `X-GitHub-Delivery`. It has no timestamp, so
-//! replay protection rests on the delivery id alone.
+//! raw body. It has no timestamp, and `X-GitHub-Delivery` is not signed (a
+//! captured request replays under a fresh one), so the replay key is the
+//! signature itself: `sha256:<hex>`, normalised to lower case. A replay,
+//! whatever its delivery id or path, repeats that key; a new key needs the
+//! secret. `X-GitHub-Delivery` is still required (GitHub always sends it).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -34,14 +37,17 @@ pub fn verify_github(
     if delivery.is_empty() || delivery.len() > 256 {
         return Err(AuthFailure::MalformedHeader(GITHUB_DELIVERY));
     }
+    // A SHA-256 digest is 64 hex digits; anything else is refused before
+    // it is decoded, once per client.
     let digest = signature
         .strip_prefix("sha256=")
+        .filter(|h| h.len() == 64)
         .and_then(|h| hex::decode(h).ok())
         .ok_or(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))?;
     for key in keys {
         if mac(key, body).verify_slice(&digest).is_ok() {
             return Ok(Verified {
-                delivery_id: delivery.to_owned(),
+                delivery_id: format!("sha256:{}", hex::encode(&digest)),
             });
         }
     }
@@ -73,7 +79,20 @@ mod tests {
     fn documented_example_verifies() {
         assert_eq!(sign_github(SECRET, BODY), SIGNATURE);
         let v = verify_github(&headers(SIGNATURE), BODY, &[HmacKey::new(SECRET)]).unwrap();
-        assert_eq!(v.delivery_id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(v.delivery_id, SIGNATURE.replace('=', ":"));
+    }
+
+    #[test]
+    fn the_replay_key_is_the_signature_whatever_the_delivery_id_or_hex_case() {
+        let key = [HmacKey::new(SECRET)];
+        let first = verify_github(&headers(SIGNATURE), BODY, &key).unwrap();
+        let mut h = headers(&SIGNATURE.to_uppercase().replace("SHA256=", "sha256="));
+        h.insert(
+            GITHUB_DELIVERY,
+            HeaderValue::from_static("a-fresh-delivery-id"),
+        );
+        let replayed = verify_github(&h, BODY, &key).unwrap();
+        assert_eq!(replayed.delivery_id, first.delivery_id);
     }
 
     #[test]
@@ -86,10 +105,16 @@ mod tests {
             ),
             Err(AuthFailure::BadSignature)
         );
-        assert_eq!(
-            verify_github(&headers("sha1=abc"), BODY, &[HmacKey::new(SECRET)]),
-            Err(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))
-        );
+        for malformed in [
+            "sha1=abc",
+            &format!("{SIGNATURE}00"),
+            &"sha256=ab".repeat(1000),
+        ] {
+            assert_eq!(
+                verify_github(&headers(malformed), BODY, &[HmacKey::new(SECRET)]),
+                Err(AuthFailure::MalformedHeader(GITHUB_SIGNATURE))
+            );
+        }
         let mut h = headers(SIGNATURE);
         h.remove(GITHUB_DELIVERY);
         assert_eq!(

@@ -12,7 +12,8 @@ use sha2::Sha256;
 
 pub use github::{GITHUB_DELIVERY, GITHUB_SIGNATURE, sign_github, verify_github};
 pub use standard::{
-    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, decode_whsec, sign_standard, verify_standard,
+    MAX_SIGNATURES, StandardHeaders, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    decode_whsec, sign_standard, verify_standard,
 };
 
 /// Why a request was not authenticated. Each maps to a 401 with its own code.

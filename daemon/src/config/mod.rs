@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_saphyr::Location;
 
-pub use secret::{Secret, expand as expand_secret};
+pub use secret::{Redacted, Secret, expand as expand_secret};
 
 use raw::RawConfig;
 
@@ -124,8 +124,8 @@ pub struct RateLimitOverride {
 }
 
 /// One vendor account. Credentials may still hold `${...}` references until
-/// [`Config::resolve_secrets`] runs.
-#[derive(Debug, Clone)]
+/// [`Config::resolve_secrets`] runs. `Debug` shows credential keys only.
+#[derive(Clone)]
 pub struct AccountConfig {
     pub name: String,
     pub plugin: String,
@@ -137,6 +137,21 @@ pub struct AccountConfig {
     /// Where the account is defined, for errors found later (unknown plugin,
     /// missing credentials).
     pub location: (u64, u64),
+}
+
+impl fmt::Debug for AccountConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin)
+            .field("base_url", &self.base_url)
+            .field("region", &self.region)
+            .field("credentials", &Redacted(&self.credentials))
+            .field("rate_limit", &self.rate_limit)
+            .field("concurrency", &self.concurrency)
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +184,18 @@ impl Action {
             "read" => Action::Read,
             _ => return None,
         })
+    }
+
+    /// The name used in config and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Recall => "recall",
+            Action::Cancel => "cancel",
+            Action::Update => "update",
+            Action::Track => "track",
+            Action::Event => "event",
+            Action::Read => "read",
+        }
     }
 }
 

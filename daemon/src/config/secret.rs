@@ -30,16 +30,33 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Credentials as `Debug` shows them: the keys, each value `***`.
+pub struct Redacted<'a>(pub &'a serde_json::Map<String, serde_json::Value>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, format_args!("***"))))
+            .finish()
+    }
+}
+
 /// Expands `${env:NAME}` and `${file:PATH}` anywhere in `value`. A file's
-/// trailing newline is dropped. Errors name the reference, never a value.
+/// trailing newline is dropped. Errors name the reference (the variable or
+/// the file) or the position of a malformed one, never the text around it:
+/// the value may be the secret itself, pasted where a reference belongs.
 pub fn expand(value: &str) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
+        // 1-based, in characters, as an editor shows it.
+        let position = value[..value.len() - rest.len() + start].chars().count() + 1;
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| {
-            format!("unterminated reference in {value:?}; write ${{env:NAME}} or ${{file:PATH}}")
+            format!(
+                "the reference at character {position} is never closed with `}}`; write ${{env:NAME}} or ${{file:PATH}}"
+            )
         })?;
         let reference = &after[..end];
         let resolved = match reference.split_once(':') {
@@ -54,7 +71,7 @@ pub fn expand(value: &str) -> Result<String, String> {
                 .to_owned(),
             _ => {
                 return Err(format!(
-                    "unknown reference ${{{reference}}}; write ${{env:NAME}} or ${{file:PATH}}"
+                    "the reference at character {position} is neither ${{env:NAME}} nor ${{file:PATH}}"
                 ));
             }
         };
@@ -87,11 +104,29 @@ mod tests {
         assert_eq!(expand("plain").unwrap(), "plain");
         let err = expand(&format!("${{env:{name}}}")).unwrap_err();
         assert!(err.contains(name) && err.contains("not set"), "{err}");
-        assert!(
-            expand("${vault:x}")
-                .unwrap_err()
-                .contains("unknown reference")
-        );
-        assert!(expand("${env:X").unwrap_err().contains("unterminated"));
+        let err = expand("${vault:x}").unwrap_err();
+        assert!(err.contains("at character 1 is neither"), "{err}");
+        assert!(expand("${env:X").unwrap_err().contains("never closed"));
+    }
+
+    #[test]
+    fn a_malformed_reference_is_named_by_position_never_by_the_text_around_it() {
+        let err = expand("hunter2${oops").unwrap_err();
+        assert!(err.contains("character 8"), "{err}");
+        for (value, secret) in [
+            ("hunter2${oops", "hunter2"),
+            ("${hunter2}", "hunter2"),
+            ("pre-${sk_live_abc:def}", "sk_live_abc"),
+        ] {
+            let err = expand(value).unwrap_err();
+            assert!(!err.contains(secret), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn credentials_debug_shows_keys_only() {
+        let map = serde_json::json!({"appsecret": "hunter2", "agent_id": 7});
+        let shown = format!("{:?}", Redacted(map.as_object().unwrap()));
+        assert_eq!(shown, r#"{"agent_id": ***, "appsecret": ***}"#);
     }
 }

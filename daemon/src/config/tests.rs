@@ -107,6 +107,29 @@ clients:
 }
 
 #[test]
+fn a_github_scheme_client_may_not_read() {
+    let text = r#"listen: 127.0.0.1:1
+store: "sqlite::memory:"
+clients:
+  hub:
+    secrets: ["s"]
+    scheme: github
+    scopes: {actions: [recall,
+                       read]}
+"#;
+    let errors = Config::parse(Path::new("c.yaml"), text).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{}", ConfigErrors(errors.clone()));
+    let error = errors[0].to_string();
+    assert!(error.starts_with("c.yaml:8:24: client hub:"), "{error}");
+    assert!(
+        error.contains("read") && error.contains("standard-webhooks"),
+        "{error}"
+    );
+    let writer = text.replace(",\n                       read]", "]");
+    Config::parse(Path::new("c.yaml"), &writer).unwrap();
+}
+
+#[test]
 fn secrets_resolve_from_env_and_file_and_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let secret_file = dir.path().join("hd");

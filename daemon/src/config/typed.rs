@@ -291,6 +291,13 @@ fn client(
             if action.is_none() {
                 errors.push(ConfigError::at(file, a.referenced, format!("client {name}: unknown action {:?}; one of recall, cancel, update, track, event, read", a.value)));
             }
+            if action == Some(Action::Read) && scheme == Scheme::Github {
+                errors.push(ConfigError::at(
+                    file,
+                    a.referenced,
+                    format!("client {name}: a github-scheme client may not have the read action: its signature covers the body only, so a signed GET (empty body) would stay valid forever; use scheme standard-webhooks for reads"),
+                ));
+            }
             action
         })
         .collect();

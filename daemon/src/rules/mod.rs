@@ -12,6 +12,7 @@ mod check_select;
 mod load;
 mod matcher;
 mod model;
+mod permit;
 mod raw;
 mod template;
 

@@ -16,10 +16,12 @@ use std::sync::Arc;
 use plugin_api::OperationKind;
 use serde::Serialize;
 
+use super::permit::permit;
 use super::{FireContext, Rule, RuleSet, Trigger};
 use crate::accounts::Accounts;
 use crate::accounts::unsupported_reached;
 use crate::clock::now_ms;
+use crate::config::Scopes;
 use crate::metrics::Metrics;
 use crate::store::{Delivery, JobCreated, JobSpec, Store, StoreError};
 
@@ -77,16 +79,18 @@ impl Firer {
         }
     }
 
-    /// Fires every enabled rule listening to `name`. `cap` is the calling
-    /// client's `max_messages`; each rule's own `limit` applies too. The
-    /// delivery id is recorded with the jobs (or alone when none fired).
+    /// Fires every enabled rule listening to `name` for `client`. A rule is
+    /// refused unless the client's `scopes` allow its action and what the
+    /// payload chose (see `rules/permit.rs`); its jobs are capped by the client's
+    /// `max_messages` and the rule's own `limit`. The delivery id is
+    /// recorded with the jobs (or alone when none fired).
     pub async fn event(
         &self,
         rules: &RuleSet,
         name: &str,
         payload: &serde_json::Value,
         client: &str,
-        cap: u64,
+        scopes: &Scopes,
         delivery: Delivery,
     ) -> Result<EventOutcome, StoreError> {
         let now = now_ms();
@@ -101,7 +105,7 @@ impl Firer {
             now_ms: now,
         };
         for rule in rules.for_event(name) {
-            let spec = match self.spec(rule, ctx, cap, client).await {
+            let spec = match self.spec(rule, ctx, Some((client, scopes))).await {
                 Ok(spec) => spec,
                 Err(error) => {
                     outcome.refused.push(RuleRefusal {
@@ -137,22 +141,29 @@ impl Firer {
         Ok(outcome)
     }
 
-    /// The job an event or schedule rule would create now.
+    /// The job an event or schedule rule would create now: for `client`
+    /// (its name and scopes) when it sent the event, else for the rule.
     pub(super) async fn spec(
         &self,
         rule: &Rule,
         ctx: FireContext<'_>,
-        cap: u64,
-        by: &str,
+        client: Option<(&str, &Scopes)>,
     ) -> Result<JobSpec, String> {
         let selector = rule.select.render(ctx)?;
         selector
             .validate(|a| self.accounts.contains_key(a))
             .map_err(|e| e.to_string())?;
+        if let Some((name, scopes)) = client {
+            permit(name, scopes, rule, &selector).map_err(|refusal| refusal.message)?;
+        }
+        let (by, cap) = client.map_or_else(
+            || (rule.actor(), u64::MAX),
+            |(name, scopes)| (name.to_owned(), scopes.max_messages),
+        );
         let lacking =
             unsupported_reached(self.store.as_ref(), &self.accounts, &selector, rule.action)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| refusal(rule, e))?;
         if !lacking.is_empty() {
             return Err(format!(
                 "{} is not supported by account(s) {}; narrow select.accounts",
@@ -168,7 +179,7 @@ impl Firer {
             Trigger::Age { .. } => format!("rule {}", rule.name),
         };
         Ok(JobSpec {
-            requested_by: by.to_owned(),
+            requested_by: by,
             reason,
             action: rule.action,
             selector,
@@ -179,12 +190,19 @@ impl Firer {
     }
 }
 
+/// Why the store refused a rule's job, as `refused[].error` shows it. A
+/// database error is logged and answered generically, as the API answers
+/// one (its text can name tables, paths or values).
 pub(super) fn refusal(rule: &Rule, error: StoreError) -> String {
     match error {
         StoreError::TooManyMessages { matched, cap } => format!(
             "the selector matches {matched} messages, more than the {cap} one firing may touch (rule {} limit {}, or the client's max_messages)",
             rule.name, rule.limit
         ),
+        StoreError::Database(detail) => {
+            tracing::error!(rule = %rule.name, "rule refused by a database error: {detail}");
+            "internal error; see the daemon log".to_owned()
+        }
         other => other.to_string(),
     }
 }

@@ -350,3 +350,19 @@ fn age_rule_after_is_kept_exactly() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_database_error_refusing_a_rule_is_not_shown_to_the_client() {
+    let loaded = load_ok(&[("main.yaml", GOOD)]);
+    let rule = loaded.set.get("incident-cleanup").unwrap();
+    let shown = runner::refusal(
+        rule,
+        crate::store::StoreError::Database("no such table: /var/lib/recalld/x.db".into()),
+    );
+    assert_eq!(shown, "internal error; see the daemon log");
+    let shown = runner::refusal(
+        rule,
+        crate::store::StoreError::TooManyMessages { matched: 3, cap: 2 },
+    );
+    assert!(shown.contains("matches 3 messages"), "{shown}");
+}

@@ -164,7 +164,7 @@ impl Firer {
             version: rule.version.clone(),
             fired_at_ms: now,
         };
-        let spec = match self.spec(rule, ctx, u64::MAX, &rule.actor()).await {
+        let spec = match self.spec(rule, ctx, None).await {
             Ok(spec) => vec![spec],
             Err(e) => {
                 tracing::error!(rule = %rule.name, "schedule rule refused: {e}");

@@ -199,15 +199,30 @@ async fn a_body_without_content_length_is_capped_while_read() {
 }
 
 #[tokio::test]
-async fn the_github_scheme_works_and_dedupes_on_the_delivery_id() {
+async fn the_github_scheme_works_and_dedupes_on_the_signature_not_only_the_delivery_id() {
     let h = harness();
     let body = track_body("gh1");
     let (status, answer) = send(&h, github("POST", "/v1/messages", &body, HUB, "d-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let (status, answer) = send(&h, github("POST", "/v1/messages", &body, HUB, "d-1")).await;
+    // The delivery id is not signed: a replay under a fresh one is still
+    // the same signature.
+    for delivery in ["d-1", "d-fresh"] {
+        let (status, answer) = send(&h, github("POST", "/v1/messages", &body, HUB, delivery)).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNAUTHORIZED, "replay"),
+            "{delivery}: {answer}"
+        );
+    }
+    let (status, answer) = send(
+        &h,
+        github("POST", "/v1/messages", &track_body("gh2"), HUB, "d-1"),
+    )
+    .await;
     assert_eq!(
-        (status, code(&answer)),
-        (StatusCode::UNAUTHORIZED, "replay")
+        status,
+        StatusCode::OK,
+        "a new body is a new request: {answer}"
     );
     let (status, answer) = send(
         &h,

@@ -7,7 +7,9 @@ mod http_auth;
 mod inputs;
 mod interop;
 mod jobs;
+mod limits;
 mod openapi;
+mod scopes;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,6 +35,8 @@ use crate::store::{SqliteStore, Store as _};
 pub const BOT: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Client `narrow`: recall and read, tags `incident-*`, at most 2 messages.
 pub const NARROW: &str = "whsec_bmFycm93LWNsaWVudC1zZWNyZXQ=";
+/// Client `tracker`: track only, tags `incident-*`.
+pub const TRACKER: &str = "whsec_dHJhY2tlci1jbGllbnQtc2VjcmV0";
 /// Client `hub` (GitHub scheme): recall and track, every tag.
 pub const HUB: &str = "it's a secret to everybody";
 /// The body limit of the test config.
@@ -55,6 +59,9 @@ clients:
   narrow:
     secrets: ["{NARROW}"]
     scopes: {{actions: [recall, read, event], tags: ["incident-*"], max_messages: 2, events: ["incident.*"]}}
+  tracker:
+    secrets: ["{TRACKER}"]
+    scopes: {{actions: [track], tags: ["incident-*"]}}
   hub:
     secrets: ["{HUB}"]
     scheme: github
