@@ -4,8 +4,9 @@
 //! `GET /v1/jobs/{id}` behind a progress bar until the job is done, then
 //! prints a per-account summary.
 //!
-//! Exit status: 0 when the job ended with no failed message, 2 when some
-//! failed, 1 on any error (refused request, unreachable server, timeout).
+//! Exit status: 0 when the job ended with no failed message, 3 when some
+//! failed, 1 on any error (refused request, unreachable server, timeout),
+//! 2 for a command-line mistake (clap's usage error).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -66,8 +67,9 @@ pub struct RecallArgs {
     pub timeout: Duration,
 }
 
-/// Exit status when the job finished but some messages failed.
-pub const EXIT_SOME_FAILED: u8 = 2;
+/// Exit status when the job finished but some messages failed (not 2:
+/// clap exits 2 for usage errors).
+pub const EXIT_SOME_FAILED: u8 = 3;
 
 pub fn run(args: RecallArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -11,6 +11,7 @@ mod database;
 mod jobs;
 mod ledger;
 mod progress;
+mod read_only;
 mod schedules;
 mod schema;
 mod select;
@@ -27,6 +28,7 @@ use serde::Serialize;
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
 
+pub use read_only::ReadOnlyLedger;
 pub use schedules::{AgeFired, AgeFiring, Replanned, RuleRun};
 pub use sqlite::SqliteStore;
 
