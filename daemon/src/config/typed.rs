@@ -18,25 +18,32 @@ fn resolve_path(base: &Path, text: &str) -> PathBuf {
     }
 }
 
+/// A duration of at least `min`; `default` when not given.
 fn duration_at(
     file: &Path,
     value: &Option<Spanned<String>>,
-    default: Duration,
+    (default, min): (Duration, Duration),
     key: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Duration {
-    match value {
-        None => default,
-        Some(spanned) => parse_duration(&spanned.value).unwrap_or_else(|e| {
-            errors.push(ConfigError::at(
-                file,
-                spanned.referenced,
-                format!("{key}: {e}"),
-            ));
-            default
-        }),
-    }
+    let Some(spanned) = value else {
+        return default;
+    };
+    let message = match parse_duration(&spanned.value) {
+        Ok(d) if d >= min => return d,
+        Ok(_) if min == POSITIVE => format!("{key}: must be longer than 0"),
+        Ok(_) => format!(
+            "{key}: must be at least {}",
+            humantime::format_duration(min)
+        ),
+        Err(e) => format!("{key}: {e}"),
+    };
+    errors.push(ConfigError::at(file, spanned.referenced, message));
+    default
 }
+
+/// Any positive duration.
+const POSITIVE: Duration = Duration::from_nanos(1);
 
 pub(super) fn typed(
     file: &Path,
@@ -105,7 +112,8 @@ pub(super) fn typed(
         watch_interval: duration_at(
             file,
             &raw.rules.as_ref().and_then(|r| r.watch_interval.clone()),
-            Duration::from_secs(1),
+            // Polling faster only burns CPU reading the rule files.
+            (Duration::from_secs(1), Duration::from_millis(100)),
             "rules.watch_interval",
             errors,
         ),
@@ -120,7 +128,7 @@ pub(super) fn typed(
             timestamp_tolerance: duration_at(
                 file,
                 &api.timestamp_tolerance,
-                Duration::from_secs(300),
+                (Duration::from_secs(300), POSITIVE),
                 "api.timestamp_tolerance",
                 errors,
             ),
@@ -133,7 +141,7 @@ pub(super) fn typed(
             request_timeout: duration_at(
                 file,
                 &d.request_timeout,
-                Duration::from_secs(10),
+                (Duration::from_secs(10), POSITIVE),
                 "dispatch.request_timeout",
                 errors,
             ),
@@ -141,7 +149,7 @@ pub(super) fn typed(
             shutdown_grace: duration_at(
                 file,
                 &d.shutdown_grace,
-                Duration::from_secs(10),
+                (Duration::from_secs(10), Duration::ZERO),
                 "dispatch.shutdown_grace",
                 errors,
             ),
