@@ -149,3 +149,24 @@ fn a_zero_watch_interval_or_timeout_is_refused_where_it_is_written() {
     assert_eq!(config.rules.watch_interval, Duration::from_millis(100));
     assert_eq!(config.dispatch.shutdown_grace, Duration::ZERO);
 }
+
+#[test]
+fn the_example_config_loads_the_first_party_plugins_only() {
+    let text = include_str!("../../../examples/recalld.yaml");
+    let config = Config::parse(Path::new("/repo/examples/recalld.yaml"), text).unwrap();
+    // A `dir` of target/release would load the test fixtures built there too.
+    assert_eq!(config.plugins.dir, None);
+    let names: Vec<String> = (config.plugins.paths.iter())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "libfeishu_helpdesk.so",
+            "libdingtalk.so",
+            "libengagelab.so",
+            "libjpush.so"
+        ]
+    );
+    assert!(config.plugins.paths[0].starts_with("/repo/examples/../target/release"));
+}

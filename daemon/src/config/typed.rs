@@ -18,6 +18,11 @@ fn resolve_path(base: &Path, text: &str) -> PathBuf {
     }
 }
 
+/// Where a value is written: (line, column).
+fn spot<T>(value: &Spanned<T>) -> (u64, u64) {
+    (value.referenced.line(), value.referenced.column())
+}
+
 /// A duration of at least `min`; `default` when not given.
 fn duration_at(
     file: &Path,
@@ -79,12 +84,14 @@ pub(super) fn typed(
     let plugins = raw
         .plugins
         .map_or_else(PluginSources::default, |p| PluginSources {
+            dir_location: p.dir.as_ref().map_or((0, 0), spot),
             dir: p.dir.map(|d| resolve_path(base, &d.value)),
             paths: p
                 .paths
                 .iter()
                 .map(|s| resolve_path(base, &s.value))
                 .collect(),
+            path_locations: p.paths.iter().map(spot).collect(),
         });
     let accounts = raw
         .accounts
@@ -106,7 +113,14 @@ pub(super) fn typed(
         files: raw.rules.as_ref().map_or_else(Vec::new, |r| {
             r.files
                 .iter()
-                .map(|f| resolve_path(base, &f.value).to_string_lossy().into_owned())
+                .map(|f| {
+                    let glob = resolve_path(base, &f.value).to_string_lossy().into_owned();
+                    if let Err(e) = glob::Pattern::new(&glob) {
+                        let message = format!("rules.files: {:?} is not a glob: {e}", f.value);
+                        errors.push(ConfigError::at(file, f.referenced, message));
+                    }
+                    glob
+                })
                 .collect()
         }),
         watch_interval: duration_at(
@@ -306,6 +320,7 @@ fn client(
     let tags = patterns(file, name, "tag pattern", &raw.scopes.tags, errors);
     ClientConfig {
         name: name.to_owned(),
+        secret_locations: raw.secrets.iter().map(spot).collect(),
         secrets: raw
             .secrets
             .into_iter()
