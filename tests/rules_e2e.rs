@@ -55,9 +55,9 @@ fn swap_in(file: &Path, text: &str) {
 }
 
 /// The config: one EngageLab account on the sandbox, rules from `rules_dir`,
-/// looked at every 50 ms.
+/// looked at every 100 ms (the least the config allows).
 fn write_config(dir: &Path, rules_dir: &Path, vendor: &str) -> std::path::PathBuf {
-    write_config_polling(dir, rules_dir, vendor, "50ms")
+    write_config_polling(dir, rules_dir, vendor, "100ms")
 }
 
 fn write_config_polling(

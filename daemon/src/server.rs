@@ -48,6 +48,18 @@ pub struct Running {
 }
 
 impl Running {
+    /// SIGHUP: reloads the rules at once (there is nothing to reload
+    /// without rule files).
+    pub fn hangup(&self) {
+        let rules = self.state.rules();
+        if rules.has_files() {
+            tracing::info!("SIGHUP: reloading rules");
+            rules.reload_soon();
+        } else {
+            tracing::info!("SIGHUP: no rule files configured");
+        }
+    }
+
     /// Stops accepting requests, lets in-flight vendor calls finish within
     /// the grace period, hands unfinished tasks back to the store.
     pub async fn stop(self) {

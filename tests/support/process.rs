@@ -80,6 +80,11 @@ impl Process {
         self.child.id()
     }
 
+    /// Whether the child is still running (it may have been ended by a signal).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Everything the child wrote to stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout

@@ -411,7 +411,8 @@ async fn age_rule_step(
 
 /// Follows a job without a progress bar (for `--json`).
 async fn poll_quietly(bot: &SignedClient, job_id: i64) -> anyhow::Result<Progress> {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
     loop {
         let (status, answer) = bot
             .send(Method::GET, &format!("/v1/jobs/{job_id}"), Vec::new())
@@ -422,8 +423,8 @@ async fn poll_quietly(bot: &SignedClient, job_id: i64) -> anyhow::Result<Progres
         }
         if Instant::now() > deadline {
             bail!(
-                "job {job_id} did not finish within 120 s (started {} ms ago)",
-                now_ms()
+                "job {job_id} did not finish within 120 s (followed for {} ms)",
+                started.elapsed().as_millis()
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

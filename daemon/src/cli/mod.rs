@@ -16,6 +16,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// sysexits' EX_USAGE / EX_CONFIG family: the config is wrong.
 pub const EXIT_CONFIG: u8 = 64;
+/// sysexits' EX_DATAERR: an input file was read but is not valid.
+pub const EXIT_DATAERR: u8 = 65;
+/// sysexits' EX_NOINPUT: an input file is missing or unreadable.
+pub const EXIT_NOINPUT: u8 = 66;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,5 +106,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => rules::run(command),
         Command::Sign(args) => sign::run(args),
         Command::Recall(args) => recall::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn exit_codes_do_not_collide_with_clap_usage_errors() {
+        let usage = Cli::try_parse_from(["recalld", "recall", "--no-such-flag"])
+            .unwrap_err()
+            .exit_code();
+        let usage = u8::try_from(usage).unwrap();
+        for (what, code) in [
+            ("recall: some failed", recall::EXIT_SOME_FAILED),
+            ("rules test: none fires", rules::EXIT_NONE_FIRES),
+            ("invalid config", EXIT_CONFIG),
+            ("invalid input file", EXIT_DATAERR),
+            ("missing input file", EXIT_NOINPUT),
+        ] {
+            assert_ne!(code, usage, "{what} exits like a usage error");
+        }
     }
 }

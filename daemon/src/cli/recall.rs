@@ -1,11 +1,13 @@
-//! `recalld recall --server URL --secret S --tag T [--dry-run] [--follow]`:
-//! the chat-ops client. Signs `POST /v1/recalls`, prints the job (or the
-//! dry-run matches) and, with `--follow`, polls the signed
+//! `recalld recall --server URL --secret S --tag T [--dry-run] [--follow]`
+//! (or `--job ID` to follow a job started before): the chat-ops client.
+//! Signs `POST /v1/recalls`, prints the job (or the dry-run matches) and,
+//! with `--follow`, polls the signed
 //! `GET /v1/jobs/{id}` behind a progress bar until the job is done, then
 //! prints a per-account summary.
 //!
-//! Exit status: 0 when the job ended with no failed message, 2 when some
-//! failed, 1 on any error (refused request, unreachable server, timeout).
+//! Exit status: 0 when the job ended with no failed message, 3 when some
+//! failed, 1 on any error (refused request, unreachable server, timeout),
+//! 2 for a command-line mistake (clap's usage error).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -41,8 +43,11 @@ pub struct RecallArgs {
     #[arg(long, default_value = "standard-webhooks", value_parser = ["standard-webhooks", "github"])]
     pub scheme: String,
     /// Select messages carrying this tag; repeat it to require every tag.
-    #[arg(long = "tag", value_name = "TAG", required = true)]
+    #[arg(long = "tag", value_name = "TAG", required_unless_present = "job")]
     pub tags: Vec<String>,
+    /// Follow the job with this id, started before, instead of starting one.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["tags", "accounts", "dry_run"])]
+    pub job: Option<i64>,
     /// Only messages of this account (repeatable).
     #[arg(long = "account", value_name = "ACCOUNT")]
     pub accounts: Vec<String>,
@@ -66,8 +71,9 @@ pub struct RecallArgs {
     pub timeout: Duration,
 }
 
-/// Exit status when the job finished but some messages failed.
-pub const EXIT_SOME_FAILED: u8 = 2;
+/// Exit status when the job finished but some messages failed (not 2:
+/// clap exits 2 for usage errors).
+pub const EXIT_SOME_FAILED: u8 = 3;
 
 pub fn run(args: RecallArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -186,6 +192,9 @@ pub(crate) struct ErrorCount {
 /// The command, writing its report to `out`.
 pub async fn recall(args: RecallArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let client = SignedClient::new(&args)?;
+    if let Some(job_id) = args.job {
+        return follow_to_the_end(&client, job_id, 0, &args, out).await;
+    }
     let request = RecallRequest {
         select: Selector {
             tags: args.tags.clone(),
@@ -214,13 +223,26 @@ pub async fn recall(args: RecallArgs, out: &mut impl Write) -> anyhow::Result<Ex
     let matched = answer["matched"].as_u64().unwrap_or(0);
     writeln!(out, "job {job_id}: {matched} message(s) matched")?;
     if !args.follow {
+        // `--follow` again would start a second job.
         writeln!(
             out,
-            "follow it with: recalld recall ... --follow, or GET /v1/jobs/{job_id}"
+            "follow it with: recalld recall --server {} --job {job_id}, or GET /v1/jobs/{job_id}",
+            args.server
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let progress = follow(&client, job_id, matched, args.interval, args.timeout).await?;
+    follow_to_the_end(&client, job_id, matched, &args, out).await
+}
+
+/// Follows job `job_id` until it is done, prints the summary; the exit status.
+async fn follow_to_the_end(
+    client: &SignedClient,
+    job_id: i64,
+    matched: u64,
+    args: &RecallArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let progress = follow(client, job_id, matched, args.interval, args.timeout).await?;
     print_summary(&progress, out)?;
     Ok(if progress.counts.failed > 0 {
         ExitCode::from(EXIT_SOME_FAILED)

@@ -1,4 +1,5 @@
-//! `recalld serve --config F`: run the daemon until SIGTERM or Ctrl-C.
+//! `recalld serve --config F`: run the daemon until SIGTERM or Ctrl-C;
+//! SIGHUP reloads the rules.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Listening before the start: SIGHUP's default action ends the
+        // process, and `systemctl reload` may come at any time.
+        let mut hangup = hangup();
         let running = match start(config).await {
             Ok(running) => running,
             Err(StartError::Config(errors)) => {
@@ -28,7 +32,14 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             }
             Err(e) => return Err(anyhow::anyhow!(e)),
         };
-        let signal = shutdown_signal().await;
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        let signal = loop {
+            tokio::select! {
+                signal = &mut shutdown => break signal,
+                () = next_hangup(&mut hangup) => running.hangup(),
+            }
+        };
         tracing::info!("{signal}: draining in-flight vendor calls, then stopping");
         running.stop().await;
         tracing::info!("stopped");
@@ -57,4 +68,37 @@ pub async fn shutdown_signal() -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     }
+}
+
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = ();
+
+#[cfg(unix)]
+fn hangup() -> Hangup {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .map_err(|e| tracing::warn!("cannot listen for SIGHUP: {e}"))
+        .ok()
+}
+
+#[cfg(not(unix))]
+fn hangup() -> Hangup {}
+
+#[cfg(unix)]
+async fn next_hangup(hangup: &mut Hangup) {
+    match hangup {
+        Some(signal) => {
+            if signal.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_: &mut Hangup) {
+    std::future::pending().await
 }

@@ -115,6 +115,10 @@ pub enum StoreUrl {
 pub struct PluginSources {
     pub dir: Option<PathBuf>,
     pub paths: Vec<PathBuf>,
+    /// Where `dir` and each of `paths` are written (line, column), for
+    /// errors found when loading them.
+    pub dir_location: (u64, u64),
+    pub path_locations: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +221,8 @@ pub struct ClientConfig {
     /// Raw secret strings (maybe `${...}` references until resolved). For
     /// Standard Webhooks these are `whsec_<base64>`.
     pub secrets: Vec<Secret>,
+    /// Where each secret is written (line, column).
+    pub secret_locations: Vec<(u64, u64)>,
     pub scheme: Scheme,
     pub scopes: Scopes,
 }
@@ -263,6 +269,29 @@ pub const DEFAULT_MAX_MESSAGES: u64 = 10_000;
 impl Config {
     /// Reads and parses `path`. Binds nothing, loads no plugin.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let (config, errors) = Config::load_with_errors(path)?;
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Parses config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        let (config, errors) = Config::parse_with_errors(path, text)?;
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// [`Config::load`] for `recalld check`: a config whose values have
+    /// errors comes back with them (each broken value replaced by its
+    /// default), so the rest can still be checked. `Err` only when the file
+    /// cannot be read or its YAML does not have the config's shape.
+    pub fn load_with_errors(path: &Path) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: path.to_owned(),
@@ -271,32 +300,34 @@ impl Config {
                 message: format!("cannot read config: {e}"),
             }])
         })?;
-        Config::parse(path, &text)
+        Config::parse_with_errors(path, &text)
     }
 
-    /// Parses config text; `path` names it in errors and anchors relative paths.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    fn parse_with_errors(
+        path: &Path,
+        text: &str,
+    ) -> Result<(Config, Vec<ConfigError>), ConfigErrors> {
         let raw: RawConfig = parse_yaml(path, text).map_err(|e| ConfigErrors(vec![e]))?;
         let mut errors = Vec::new();
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         let config = typed::typed(path, &base, raw, &mut errors);
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            errors.sort_by_key(|e| (e.line, e.column));
-            Err(ConfigErrors(errors))
-        }
+        errors.sort_by_key(|e| (e.line, e.column));
+        Ok((config, errors))
     }
 
     /// Replaces every `${env:..}`/`${file:..}` in credentials and client
-    /// secrets with its value. Errors name the account or client and the key.
+    /// secrets with its value; a relative `${file:PATH}` is read from the
+    /// config file's folder. Errors name the account or client and the key,
+    /// at the value's place in the config.
     pub fn resolve_secrets(&mut self) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
         let file = self.path.clone();
+        let base = file.parent().map(Path::to_owned).unwrap_or_default();
+        let expand = |value: &str| secret::expand(&anchor_file_references(value, &base));
         for account in self.accounts.values_mut() {
             for (key, value) in account.credentials.iter_mut() {
                 if let serde_json::Value::String(s) = value {
-                    match secret::expand(s) {
+                    match expand(s) {
                         Ok(resolved) => *s = resolved,
                         Err(e) => errors.push(ConfigError {
                             file: file.clone(),
@@ -309,13 +340,14 @@ impl Config {
             }
         }
         for client in self.clients.values_mut() {
-            for secret in client.secrets.iter_mut() {
-                match secret::expand(secret.expose()) {
+            let locations = client.secret_locations.iter().copied();
+            for (secret, (line, column)) in client.secrets.iter_mut().zip(locations) {
+                match expand(secret.expose()) {
                     Ok(resolved) => *secret = Secret::new(resolved),
                     Err(e) => errors.push(ConfigError {
                         file: file.clone(),
-                        line: 0,
-                        column: 0,
+                        line,
+                        column,
                         message: format!("client {}: secrets: {e}", client.name),
                     }),
                 }
@@ -327,6 +359,30 @@ impl Config {
             Err(ConfigErrors(errors))
         }
     }
+}
+
+/// `value` with each relative `${file:PATH}` made relative to `base` (the
+/// config's folder); `secret::expand` reads paths as given.
+fn anchor_file_references(value: &str, base: &Path) -> String {
+    const OPEN: &str = "${file:";
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start + OPEN.len()]);
+        let path = &after[..end];
+        if path.is_empty() || Path::new(path).is_absolute() {
+            out.push_str(path);
+        } else {
+            out.push_str(&base.join(path).to_string_lossy());
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

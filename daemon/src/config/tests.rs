@@ -152,3 +152,44 @@ fn secrets_resolve_from_env_and_file_and_errors_name_the_key() {
         "hd-token"
     );
 }
+
+#[test]
+fn a_zero_watch_interval_or_timeout_is_refused_where_it_is_written() {
+    let text = "listen: 127.0.0.1:1\nstore: \"sqlite::memory:\"\nrules: {files: [r.yaml], watch_interval: 0s}\napi: {timestamp_tolerance: 0s}\ndispatch:\n  request_timeout: 0s\n  shutdown_grace: 0s\n";
+    let errors = Config::parse(Path::new("c.yaml"), text).unwrap_err().0;
+    let found: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        [
+            "c.yaml:3:42: rules.watch_interval: must be at least 100ms",
+            "c.yaml:4:28: api.timestamp_tolerance: must be longer than 0",
+            "c.yaml:6:20: dispatch.request_timeout: must be longer than 0",
+        ],
+    );
+    // A grace of 0 stops at once; a poll every 100 ms is allowed.
+    let text = "listen: 127.0.0.1:1\nstore: \"sqlite::memory:\"\nrules: {files: [r.yaml], watch_interval: 100ms}\ndispatch: {shutdown_grace: 0s}\n";
+    let config = Config::parse(Path::new("c.yaml"), text).unwrap();
+    assert_eq!(config.rules.watch_interval, Duration::from_millis(100));
+    assert_eq!(config.dispatch.shutdown_grace, Duration::ZERO);
+}
+
+#[test]
+fn the_example_config_loads_the_first_party_plugins_only() {
+    let text = include_str!("../../../examples/recalld.yaml");
+    let config = Config::parse(Path::new("/repo/examples/recalld.yaml"), text).unwrap();
+    // A `dir` of target/release would load the test fixtures built there too.
+    assert_eq!(config.plugins.dir, None);
+    let names: Vec<String> = (config.plugins.paths.iter())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "libfeishu_helpdesk.so",
+            "libdingtalk.so",
+            "libengagelab.so",
+            "libjpush.so"
+        ]
+    );
+    assert!(config.plugins.paths[0].starts_with("/repo/examples/../target/release"));
+}

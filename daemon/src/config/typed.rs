@@ -18,25 +18,37 @@ fn resolve_path(base: &Path, text: &str) -> PathBuf {
     }
 }
 
+/// Where a value is written: (line, column).
+fn spot<T>(value: &Spanned<T>) -> (u64, u64) {
+    (value.referenced.line(), value.referenced.column())
+}
+
+/// A duration of at least `min`; `default` when not given.
 fn duration_at(
     file: &Path,
     value: &Option<Spanned<String>>,
-    default: Duration,
+    (default, min): (Duration, Duration),
     key: &str,
     errors: &mut Vec<ConfigError>,
 ) -> Duration {
-    match value {
-        None => default,
-        Some(spanned) => parse_duration(&spanned.value).unwrap_or_else(|e| {
-            errors.push(ConfigError::at(
-                file,
-                spanned.referenced,
-                format!("{key}: {e}"),
-            ));
-            default
-        }),
-    }
+    let Some(spanned) = value else {
+        return default;
+    };
+    let message = match parse_duration(&spanned.value) {
+        Ok(d) if d >= min => return d,
+        Ok(_) if min == POSITIVE => format!("{key}: must be longer than 0"),
+        Ok(_) => format!(
+            "{key}: must be at least {}",
+            humantime::format_duration(min)
+        ),
+        Err(e) => format!("{key}: {e}"),
+    };
+    errors.push(ConfigError::at(file, spanned.referenced, message));
+    default
 }
+
+/// Any positive duration.
+const POSITIVE: Duration = Duration::from_nanos(1);
 
 pub(super) fn typed(
     file: &Path,
@@ -72,12 +84,14 @@ pub(super) fn typed(
     let plugins = raw
         .plugins
         .map_or_else(PluginSources::default, |p| PluginSources {
+            dir_location: p.dir.as_ref().map_or((0, 0), spot),
             dir: p.dir.map(|d| resolve_path(base, &d.value)),
             paths: p
                 .paths
                 .iter()
                 .map(|s| resolve_path(base, &s.value))
                 .collect(),
+            path_locations: p.paths.iter().map(spot).collect(),
         });
     let accounts = raw
         .accounts
@@ -99,13 +113,21 @@ pub(super) fn typed(
         files: raw.rules.as_ref().map_or_else(Vec::new, |r| {
             r.files
                 .iter()
-                .map(|f| resolve_path(base, &f.value).to_string_lossy().into_owned())
+                .map(|f| {
+                    let glob = resolve_path(base, &f.value).to_string_lossy().into_owned();
+                    if let Err(e) = glob::Pattern::new(&glob) {
+                        let message = format!("rules.files: {:?} is not a glob: {e}", f.value);
+                        errors.push(ConfigError::at(file, f.referenced, message));
+                    }
+                    glob
+                })
                 .collect()
         }),
         watch_interval: duration_at(
             file,
             &raw.rules.as_ref().and_then(|r| r.watch_interval.clone()),
-            Duration::from_secs(1),
+            // Polling faster only burns CPU reading the rule files.
+            (Duration::from_secs(1), Duration::from_millis(100)),
             "rules.watch_interval",
             errors,
         ),
@@ -120,7 +142,7 @@ pub(super) fn typed(
             timestamp_tolerance: duration_at(
                 file,
                 &api.timestamp_tolerance,
-                Duration::from_secs(300),
+                (Duration::from_secs(300), POSITIVE),
                 "api.timestamp_tolerance",
                 errors,
             ),
@@ -133,7 +155,7 @@ pub(super) fn typed(
             request_timeout: duration_at(
                 file,
                 &d.request_timeout,
-                Duration::from_secs(10),
+                (Duration::from_secs(10), POSITIVE),
                 "dispatch.request_timeout",
                 errors,
             ),
@@ -141,7 +163,7 @@ pub(super) fn typed(
             shutdown_grace: duration_at(
                 file,
                 &d.shutdown_grace,
-                Duration::from_secs(10),
+                (Duration::from_secs(10), Duration::ZERO),
                 "dispatch.shutdown_grace",
                 errors,
             ),
@@ -305,6 +327,7 @@ fn client(
     let tags = patterns(file, name, "tag pattern", &raw.scopes.tags, errors);
     ClientConfig {
         name: name.to_owned(),
+        secret_locations: raw.secrets.iter().map(spot).collect(),
         secrets: raw
             .secrets
             .into_iter()

@@ -2,6 +2,7 @@
 //! accounts can do. Selectors are checked in `check_select`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use plugin_api::OperationKind;
 use serde_saphyr::{Location, Spanned};
@@ -11,6 +12,10 @@ use super::load::at;
 use super::model::{Rule, SelectTemplate, Trigger};
 use super::raw::{RawRule, RawSelect, RawTrigger};
 use crate::config::{ConfigError, parse_duration};
+
+/// The longest an age rule may wait: longer is a typo, and its due times
+/// would run past what the ledger and the CLI can show.
+const MAX_AFTER: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// Raw to typed for one file, collecting errors and warnings.
 pub(super) struct Checker<'a> {
@@ -149,11 +154,21 @@ impl Checker<'_> {
                 return None;
             };
             let after_value = match parse_duration(&after.value) {
-                Ok(d) if !d.is_zero() => d,
-                Ok(_) => {
+                Ok(d) if !d.is_zero() && d <= MAX_AFTER => d,
+                Ok(d) if d.is_zero() => {
                     self.error(
                         after.referenced,
                         format!("rule {name}: on.after must be longer than 0"),
+                    );
+                    return None;
+                }
+                Ok(_) => {
+                    self.error(
+                        after.referenced,
+                        format!(
+                            "rule {name}: on.after must be at most {} (10 years)",
+                            humantime::format_duration(MAX_AFTER)
+                        ),
                     );
                     return None;
                 }
@@ -192,6 +207,19 @@ impl Checker<'_> {
                 return None;
             }
         };
+        // Parsing alone accepts days that never come ("0 0 30 2 *") and
+        // years gone by (a seventh field); the timers would skip them.
+        let from = chrono::DateTime::from_timestamp_millis(crate::clock::now_ms())?;
+        if cron.find_next_occurrence(&from, false).is_err() {
+            self.error(
+                schedule.referenced,
+                format!(
+                    "rule {name}: on.schedule {:?} never comes again (no such day, or a year gone by)",
+                    schedule.value
+                ),
+            );
+            return None;
+        }
         let select = self.required_select(name, select, on.referenced, false)?;
         Some((
             Trigger::Schedule {

@@ -102,6 +102,24 @@ impl Checker<'_> {
         };
         let older_than = duration("older_than", &raw.older_than, self);
         let newer_than = duration("newer_than", &raw.newer_than, self);
+        // Bounds that leave no time at all: the rule could never select anything.
+        if let (Some(TimeValue::Fixed(after)), Some(TimeValue::Fixed(before)), Some(at)) =
+            (&sent_after, &sent_before, &raw.sent_after)
+            && after >= before
+        {
+            self.error(
+                at.referenced,
+                format!("rule {name}: {field}.sent_after must be earlier than sent_before"),
+            );
+        }
+        if let (Some(older), Some(newer), Some(at)) = (older_than, newer_than, &raw.newer_than)
+            && newer <= older
+        {
+            self.error(
+                at.referenced,
+                format!("rule {name}: {field}.newer_than must be longer than older_than"),
+            );
+        }
         let mut meta = BTreeMap::new();
         for (key, value) in &raw.meta {
             if !is_plain_key(key) {

@@ -3,17 +3,25 @@
 //! The watcher polls the rule globs and fingerprints what they match (file
 //! names and contents), so it sees files swapped in by editors, config
 //! managers and Kubernetes ConfigMap symlink flips alike, on any file
-//! system. SIGHUP reloads at once. A change that fails validation is
-//! refused: its errors are logged, counted in metrics and shown by
-//! `/readyz`, and the previous rules stay in force. A valid change replaces
-//! the whole set at once.
+//! system. A change is loaded once the same fingerprint is seen on two
+//! polls in a row, so the half-written states an editor, `cp` or
+//! `git checkout` leave for a moment are not loaded. [`LiveRules::reload_soon`]
+//! (SIGHUP) reloads at once.
+//!
+//! A change that fails validation is refused: its errors are logged,
+//! counted in metrics and shown by `/readyz`, and the previous rules stay in
+//! force. So is a change in which a glob that matched files matches none,
+//! or a file that had content is empty: loading it would drop rules (and
+//! cancel their pending age recalls) because of a file caught mid-write. A
+//! valid change replaces the whole set at once.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::{Env, RuleSet, load};
 use crate::config::ConfigError;
@@ -40,8 +48,22 @@ pub struct LiveRules {
     metrics: Arc<Metrics>,
     current: RwLock<Arc<RuleSet>>,
     status: Mutex<RulesStatus>,
-    fingerprint: Mutex<[u8; 32]>,
+    seen: Mutex<Seen>,
     changed: watch::Sender<u64>,
+    /// Wakes the watcher for a reload at once (SIGHUP).
+    force: Notify,
+}
+
+/// What the watcher has seen of the files.
+struct Seen {
+    /// The fingerprint last loaded (or refused): unchanged files are not
+    /// loaded again.
+    tried: [u8; 32],
+    /// A new fingerprint seen on the last poll, loaded if the next poll sees
+    /// it again.
+    pending: Option<[u8; 32]>,
+    /// The files behind the rules in force.
+    accepted: Snapshot,
 }
 
 impl LiveRules {
@@ -51,7 +73,7 @@ impl LiveRules {
         env: Env,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<LiveRules>, Vec<ConfigError>> {
-        let fingerprint = fingerprint(&globs);
+        let snapshot = look(&globs);
         let loaded = load(&globs, &env)?;
         for warning in &loaded.warnings {
             tracing::warn!("rules: {warning}");
@@ -70,8 +92,13 @@ impl LiveRules {
                 errors: Vec::new(),
                 generation: 0,
             }),
-            fingerprint: Mutex::new(fingerprint),
+            seen: Mutex::new(Seen {
+                tried: snapshot.print,
+                pending: None,
+                accepted: snapshot,
+            }),
             changed,
+            force: Notify::new(),
         }))
     }
 
@@ -87,29 +114,68 @@ impl LiveRules {
             .clone()
     }
 
+    /// Whether the config names any rule file (else there is nothing to reload).
+    pub fn has_files(&self) -> bool {
+        !self.globs.is_empty()
+    }
+
     /// Ticks (with the generation) whenever a reload replaced the rules.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
 
+    /// Asks the watcher to reload now, changed or not (SIGHUP).
+    pub fn reload_soon(&self) {
+        self.force.notify_one();
+    }
+
     /// Reloads when the files changed since the last look (or always, with
     /// `force`). `Ok(true)` when new rules are in force.
     pub fn reload(&self, force: bool) -> Result<bool, Vec<ConfigError>> {
-        let print = fingerprint(&self.globs);
+        self.apply(look(&self.globs), force)
+    }
+
+    /// The watcher's look: reloads a change once it is seen unchanged on
+    /// two polls in a row. `Ok(true)` when new rules are in force.
+    pub fn poll(&self) -> Result<bool, Vec<ConfigError>> {
+        let snapshot = look(&self.globs);
         {
-            let mut last = self.fingerprint.lock().unwrap_or_else(|e| e.into_inner());
-            if !force && *last == print {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.tried == snapshot.print {
+                seen.pending = None;
                 return Ok(false);
             }
-            *last = print;
+            if seen.pending != Some(snapshot.print) {
+                seen.pending = Some(snapshot.print);
+                return Ok(false);
+            }
         }
-        match load(&self.globs, &self.env) {
+        self.apply(snapshot, false)
+    }
+
+    fn apply(&self, snapshot: Snapshot, force: bool) -> Result<bool, Vec<ConfigError>> {
+        let vanished = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if !force && seen.tried == snapshot.print {
+                return Ok(false);
+            }
+            seen.tried = snapshot.print;
+            seen.pending = None;
+            vanished(&self.globs, &seen.accepted, &snapshot)
+        };
+        let loaded = if vanished.is_empty() {
+            load(&self.globs, &self.env)
+        } else {
+            Err(vanished)
+        };
+        match loaded {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("rules: {warning}");
                 }
                 let count = loaded.set.rules().len();
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded.set);
+                self.seen.lock().unwrap_or_else(|e| e.into_inner()).accepted = snapshot;
                 let generation = {
                     let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
                     status.generation += 1;
@@ -142,76 +208,107 @@ impl LiveRules {
         }
     }
 
-    /// Polls every `interval` and reloads on SIGHUP, until `shutdown`.
+    /// Polls every `interval` and reloads at once when asked
+    /// ([`LiveRules::reload_soon`]), until `shutdown`.
     pub async fn watch(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
-        let mut hangup = hangup();
         loop {
             let force = tokio::select! {
                 _ = tokio::time::sleep(interval) => false,
-                _ = next_hangup(&mut hangup) => {
-                    tracing::info!("SIGHUP: reloading rules");
-                    true
-                }
+                _ = self.force.notified() => true,
                 _ = shutdown.wait_for(|stop| *stop) => return,
             };
             let this = Arc::clone(&self);
             // File reads and validation are blocking work.
-            let _ = tokio::task::spawn_blocking(move || this.reload(force)).await;
-        }
-    }
-}
-
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
-
-#[cfg(unix)]
-fn hangup() -> Hangup {
-    use tokio::signal::unix::{SignalKind, signal};
-    signal(SignalKind::hangup())
-        .map_err(|e| tracing::warn!("cannot listen for SIGHUP: {e}"))
-        .ok()
-}
-
-#[cfg(not(unix))]
-fn hangup() -> Hangup {}
-
-#[cfg(unix)]
-async fn next_hangup(hangup: &mut Hangup) {
-    match hangup {
-        Some(signal) => {
-            signal.recv().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-async fn next_hangup(_: &mut Hangup) {
-    std::future::pending().await
-}
-
-/// A digest of the names and contents of every file the globs match.
-fn fingerprint(globs: &[String]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for pattern in globs {
-        let Ok(paths) = glob::glob(pattern) else {
-            continue;
-        };
-        let mut paths: Vec<_> = paths.filter_map(Result::ok).collect();
-        paths.sort();
-        for path in paths {
-            hasher.update(path.as_os_str().as_encoded_bytes());
-            hasher.update([0]);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    hasher.update((bytes.len() as u64).to_le_bytes());
-                    hasher.update(&bytes);
+            let _ = tokio::task::spawn_blocking(move || {
+                if force {
+                    this.reload(true)
+                } else {
+                    this.poll()
                 }
-                Err(e) => hasher.update(e.to_string().as_bytes()),
+            })
+            .await;
+        }
+    }
+}
+
+/// What the globs matched at one look.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    /// A digest of the names and contents of every matched file.
+    print: [u8; 32],
+    /// Per glob, in config order: each matched file and whether it has
+    /// content (anything but whitespace).
+    globs: Vec<Vec<(PathBuf, bool)>>,
+}
+
+/// Globs that matched files and match none now, files that had content and
+/// are empty now: each an error that refuses the change.
+fn vanished(globs: &[String], before: &Snapshot, now: &Snapshot) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let keep =
+        "the previous rules stay in force; to remove every rule, leave a file with `rules: []`";
+    for ((pattern, files_before), files_now) in globs.iter().zip(&before.globs).zip(&now.globs) {
+        if let (Some((first, _)), true) = (files_before.first(), files_now.is_empty()) {
+            errors.push(ConfigError {
+                file: PathBuf::from(pattern),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "matched {} rule file(s) ({}) and matches none now (being replaced?); {keep}",
+                    files_before.len(),
+                    first.display()
+                ),
+            });
+        }
+        for (path, had_content) in files_before {
+            let empty_now = files_now.iter().any(|(p, content)| p == path && !content);
+            if *had_content && empty_now {
+                errors.push(ConfigError {
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("the file is empty now (being written?); {keep}"),
+                });
             }
         }
     }
-    hasher.finalize().into()
+    errors
 }
+
+/// The files the globs match now, fingerprinted.
+fn look(globs: &[String]) -> Snapshot {
+    let mut hasher = Sha256::new();
+    let mut matched = Vec::with_capacity(globs.len());
+    for pattern in globs {
+        let mut files = Vec::new();
+        if let Ok(paths) = glob::glob(pattern) {
+            let mut paths: Vec<_> = paths.filter_map(Result::ok).collect();
+            paths.sort();
+            for path in paths {
+                hasher.update(path.as_os_str().as_encoded_bytes());
+                hasher.update([0]);
+                let content = match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        hasher.update((bytes.len() as u64).to_le_bytes());
+                        hasher.update(&bytes);
+                        !bytes.iter().all(u8::is_ascii_whitespace)
+                    }
+                    Err(e) => {
+                        hasher.update(e.to_string().as_bytes());
+                        // Unreadable is not empty: loading reports it.
+                        true
+                    }
+                };
+                files.push((path, content));
+            }
+        }
+        matched.push(files);
+    }
+    Snapshot {
+        print: hasher.finalize().into(),
+        globs: matched,
+    }
+}
+
+#[cfg(test)]
+mod tests;

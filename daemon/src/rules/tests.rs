@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::*;
 
+mod never_fire;
+
 fn env() -> Env {
     let facts = |plugin: &str, ops: &[OperationKind], window: Option<u64>| {
         Some(AccountFacts {

@@ -217,7 +217,7 @@ fn firings(rules: &RuleSet) -> BTreeMap<String, AgeFiring> {
 }
 
 /// The rules in force as the store's re-planning function.
-fn planner(rules: &Arc<RuleSet>) -> Planner {
+pub(super) fn planner(rules: &Arc<RuleSet>) -> Planner {
     let rules = Arc::clone(rules);
     Arc::new(move |message| rules.plan_age(message))
 }

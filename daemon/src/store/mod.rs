@@ -12,6 +12,7 @@ mod jobs;
 mod ledger;
 mod lock;
 mod progress;
+mod read_only;
 mod schedules;
 mod schema;
 mod select;
@@ -28,6 +29,7 @@ use serde::Serialize;
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
 
+pub use read_only::ReadOnlyLedger;
 pub use schedules::{AgeFired, AgeFiring, Replanned, RuleRun};
 pub use sqlite::SqliteStore;
 

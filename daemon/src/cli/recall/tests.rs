@@ -23,6 +23,7 @@ fn args(server: &str, secret: &str, tag: &str) -> RecallArgs {
         secret: secret.to_owned(),
         scheme: "standard-webhooks".into(),
         tags: vec![tag.to_owned()],
+        job: None,
         accounts: vec![],
         action: ActionArg::Recall,
         reason: "test".into(),
@@ -114,6 +115,33 @@ async fn follow_polls_until_done_and_prints_a_per_account_summary() {
         "{text}"
     );
     assert!(text.contains("1 x 9499: vendor says no"), "{text}");
+}
+
+/// Without `--follow`, the hint names the job to follow (`--follow` again
+/// would start a second one), and following it by id works.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hint_follows_the_job_just_started_not_a_new_one() {
+    let h = harness();
+    track(&h, &[("ding", "1", &["incident-8"])]).await;
+    let server = serve(&h).await;
+    let mut out = Vec::new();
+    let code = recall(args(&server, BOT, "incident-8"), &mut out).await;
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{text}");
+    let hint = format!("recalld recall --server {server} --job 1,");
+    assert!(text.contains(&hint) && !text.contains("--follow"), "{text}");
+    let again = RecallArgs {
+        tags: vec![],
+        job: Some(1),
+        ..args(&server, BOT, "")
+    };
+    let mut out = Vec::new();
+    let (code, ()) = tokio::join!(recall(again, &mut out), finish_tasks(&h));
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{text}");
+    assert!(text.contains("total "), "{text}");
+    let jobs = h.store.job(2).await.unwrap();
+    assert!(jobs.is_none(), "following by id started another job");
 }
 
 #[tokio::test(flavor = "multi_thread")]
