@@ -104,7 +104,7 @@ fn another_abi_major_is_refused_naming_both_versions() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("plugin ABI version 2.0") && message.contains("(ABI 1.1)"),
+        message.contains("plugin ABI version 2.1") && message.contains("(ABI 1.1)"),
         "{message}"
     );
 }
