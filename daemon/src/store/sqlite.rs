@@ -47,7 +47,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, which no other
-    /// process may have open as a store: see [`lock`](super::lock::lock).
+    /// process may have open as a store (it holds `<path>.lock`, see
+    /// `store/lock.rs`).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
