@@ -3,7 +3,7 @@
 //! their batch (no savepoint: they fail only when the database does), so
 //! their fixed costs are paid once per batch of tasks, not once per task.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use plugin_api::Message;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -50,11 +50,13 @@ pub(super) fn claim(
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let mut query = conn.prepare_cached(CLAIM)?;
     let mut running = conn.prepare_cached("SELECT state = 'running' FROM tasks WHERE id = ?1")?;
-    let mut mark =
-        conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
-    let mut defer = conn.prepare_cached("UPDATE tasks SET next_at = ?2 WHERE id = ?1")?;
     let mut settled = Vec::new();
+    let mut deferred = Vec::new();
     let mut tasks = Vec::new();
+    // Messages handed out by this claim (not yet `running` in the table).
+    let mut out = HashSet::new();
+    // The rows are read to the end before any is written: an update of the
+    // index the query walks would make it seek again for every row.
     let mut rows = query.query(params![account, now_ms, limit])?;
     while let Some(r) = rows.next()? {
         let task_id: i64 = r.get(0)?;
@@ -76,18 +78,17 @@ pub(super) fn claim(
             });
             continue;
         }
-        if let Some(&other) = busy.get(&message_id)
-            && other != task_id
-            && running
+        let elsewhere = match busy.get(&message_id) {
+            Some(&other) if other != task_id => running
                 .query_row(params![other], |r| r.get::<_, bool>(0))
                 .optional()?
-                .unwrap_or(false)
-        {
-            defer.execute(params![task_id, now_ms.saturating_add(DEFER_MS)])?;
+                .unwrap_or(false),
+            _ => false,
+        };
+        if elsewhere || !out.insert(message_id) {
+            deferred.push(task_id);
             continue;
         }
-        mark.execute(params![task_id, now_ms])?;
-        busy.insert(message_id, task_id);
         let params: String = r.get(5)?;
         let tags: String = r.get(8)?;
         let meta: String = r.get(9)?;
@@ -106,6 +107,17 @@ pub(super) fn claim(
                 meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
             },
         });
+    }
+    drop(rows);
+    let mut mark =
+        conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
+    for task in &tasks {
+        mark.execute(params![task.task_id, now_ms])?;
+        busy.insert(task.message_id, task.task_id);
+    }
+    let mut defer = conn.prepare_cached("UPDATE tasks SET next_at = ?2 WHERE id = ?1")?;
+    for task_id in deferred {
+        defer.execute(params![task_id, now_ms.saturating_add(DEFER_MS)])?;
     }
     if !settled.is_empty() {
         finish(conn, busy, &settled)?;
