@@ -17,15 +17,13 @@ use super::models::*;
 use crate::accounts::{unsupported, unsupported_reached};
 use crate::config::Action;
 use crate::rules::MessageView;
-use crate::scope::{
-    may_read_job, require_action, require_event, require_ledger_tag, require_selector, require_tags,
-};
+use crate::scope::{require_action, require_event, require_selector, require_tags};
 use crate::selector::Selector;
 use crate::store::{JobSpec, NewMessage};
 
-type Handled = Result<Response, warp::Rejection>;
+pub(super) type Handled = Result<Response, warp::Rejection>;
 
-fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+pub(super) fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     warp::reply::with_status(warp::reply::json(body), status).into_response()
 }
 
@@ -62,7 +60,7 @@ fn parse_json_naming_the_field<T: DeserializeOwned>(body: &[u8]) -> Result<T, Ap
     Ok(value)
 }
 
-fn unknown_account(state: &AppState, field: String, name: &str) -> ApiError {
+pub(super) fn unknown_account(state: &AppState, field: String, name: &str) -> ApiError {
     let known: Vec<&str> = state.accounts().keys().map(String::as_str).collect();
     ApiError::unprocessable(
         "unknown_account",
@@ -363,105 +361,4 @@ pub async fn event(name: String, caller: Caller, body: Bytes, state: AppState) -
         StatusCode::OK
     };
     Ok(json(status, &outcome))
-}
-
-/// `GET /v1/jobs/{id}`.
-pub async fn job(job_id: i64, caller: Caller, _body: Bytes, state: AppState) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Read)
-        .map_err(ApiError::from)?;
-    state
-        .store()
-        .record_delivery(caller.delivery)
-        .await
-        .map_err(ApiError::from)?;
-    let client = &caller.client;
-    match state.store().job(job_id).await.map_err(ApiError::from)? {
-        // A job the client may not see is answered like a missing one, so
-        // its existence is not disclosed either.
-        Some(progress)
-            if may_read_job(
-                &client.name,
-                &client.scopes,
-                &progress.requested_by,
-                &progress.selector,
-            ) =>
-        {
-            Ok(json(StatusCode::OK, &progress))
-        }
-        _ => Err(ApiError::NotFound(format!("no job {job_id}")).into()),
-    }
-}
-
-/// `GET /v1/messages?tag=&account=&after=&limit=`.
-pub async fn ledger(
-    caller: Caller,
-    _body: Bytes,
-    pairs: Vec<(String, String)>,
-    state: AppState,
-) -> Handled {
-    require_action(&caller.client.name, &caller.client.scopes, Action::Read)
-        .map_err(ApiError::from)?;
-    let query =
-        LedgerQuery::parse(&pairs).map_err(|(field, message)| ApiError::invalid(field, message))?;
-    let client = &caller.client;
-    require_ledger_tag(&client.name, &client.scopes, query.tag.as_deref())
-        .map_err(ApiError::from)?;
-    if let Some(account) = &query.account
-        && !state.accounts().contains_key(account)
-    {
-        return Err(unknown_account(&state, "account".into(), account).into());
-    }
-    state
-        .store()
-        .record_delivery(caller.delivery)
-        .await
-        .map_err(ApiError::from)?;
-    let rows = state
-        .store()
-        .messages(query.tag, query.account, query.after, query.limit)
-        .await
-        .map_err(ApiError::from)?;
-    let next_after = (rows.len() as u64 == u64::from(query.limit))
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    Ok(json(
-        StatusCode::OK,
-        &Ledger {
-            messages: rows,
-            next_after,
-        },
-    ))
-}
-
-pub async fn healthz() -> Handled {
-    Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
-}
-
-pub async fn readyz(state: AppState) -> Handled {
-    if state.is_ready() {
-        // A refused rule change does not make the daemon unready (the
-        // previous rules run); it is reported here and in metrics.
-        let rules = state.rules().status();
-        Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ready", "rules": rules}),
-        ))
-    } else {
-        Err(ApiError::NotReady.into())
-    }
-}
-
-pub async fn metrics(state: AppState) -> Handled {
-    let text = state.metrics().render();
-    Ok(
-        warp::reply::with_header(text, "content-type", crate::metrics::CONTENT_TYPE)
-            .into_response(),
-    )
-}
-
-pub async fn openapi() -> Handled {
-    Ok(
-        warp::reply::with_header(super::OPENAPI, "content-type", "application/json")
-            .into_response(),
-    )
 }

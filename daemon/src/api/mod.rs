@@ -13,6 +13,7 @@ mod auth;
 mod errors;
 mod handlers;
 mod models;
+mod reads;
 mod routes;
 
 use std::sync::Arc;

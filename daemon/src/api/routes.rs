@@ -13,7 +13,7 @@ use warp::reply::Response;
 use super::AppState;
 use super::auth::signed;
 use super::errors::handle_rejection;
-use super::handlers;
+use super::{handlers, reads};
 
 /// Every route served, as (method, path template). `openapi.json` documents
 /// exactly these (a test checks both ways); metrics label requests with them.
@@ -72,18 +72,18 @@ pub fn routes(
     let s = state;
     let healthz = warp::path!("healthz")
         .and(warp::get())
-        .and_then(handlers::healthz);
+        .and_then(reads::healthz);
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(s.clone()))
-        .and_then(handlers::readyz);
+        .and_then(reads::readyz);
     let metrics = warp::path!("metrics")
         .and(warp::get())
         .and(with_state(s.clone()))
-        .and_then(handlers::metrics);
+        .and_then(reads::metrics);
     let openapi = warp::path!("v1" / "openapi.json")
         .and(warp::get())
-        .and_then(handlers::openapi);
+        .and_then(reads::openapi);
     let track = warp::path!("v1" / "messages")
         .and(warp::post())
         .and(signed(s.clone()))
@@ -94,7 +94,7 @@ pub fn routes(
         .and(signed(s.clone()))
         .and(warp::query::<Vec<(String, String)>>())
         .and(with_state(s.clone()))
-        .and_then(handlers::ledger);
+        .and_then(reads::ledger);
     let recall = warp::path!("v1" / "recalls")
         .and(warp::post())
         .and(signed(s.clone()))
@@ -114,7 +114,7 @@ pub fn routes(
         .and(warp::get())
         .and(signed(s.clone()))
         .and(with_state(s.clone()))
-        .and_then(handlers::job);
+        .and_then(reads::job);
     let api = healthz
         .or(readyz)
         .unify()
