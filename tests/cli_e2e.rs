@@ -54,6 +54,19 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `recalld rules test --config CONFIG FLAG INPUT EXTRA...`.
+fn rules_test(
+    config: &str,
+    flag: &str,
+    input: &std::path::Path,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let input = input.to_str().expect("a UTF-8 path");
+    let mut args = vec!["rules", "test", "--config", config, flag, input];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 const RULES: &str = r#"rules:
   - name: incident-cleanup
     on: {event: incident.closed}
@@ -141,14 +154,7 @@ fn rules_test_leaves_the_ledger_untouched() {
         r#"{"name": "incident.closed", "payload": {"id": 42}}"#,
     )
     .unwrap();
-    let (code, stdout, stderr) = run(&[
-        "rules",
-        "test",
-        "--config",
-        &config,
-        "--event",
-        event.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = rules_test(&config, "--event", &event, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("matches 2 message(s) in the ledger"),
@@ -173,16 +179,8 @@ fn rules_test_reports_firings_the_daemon_would_refuse() {
     old_ledger(&dir.path().join("recalld.db"), 6);
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"account": "nope"}"#).unwrap();
-    let (code, stdout, stderr) = run(&[
-        "rules",
-        "test",
-        "--config",
-        &config,
-        "--event",
-        event.to_str().unwrap(),
-        "--name",
-        "account.closed",
-    ]);
+    let (code, stdout, stderr) =
+        rules_test(&config, "--event", &event, &["--name", "account.closed"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(
         stdout.contains("refused per-account-cleanup")
@@ -195,15 +193,7 @@ fn rules_test_reports_firings_the_daemon_would_refuse() {
         r#"{"name": "incident.closed", "payload": {"id": 42}}"#,
     )
     .unwrap();
-    let (code, stdout, stderr) = run(&[
-        "rules",
-        "test",
-        "--config",
-        &config,
-        "--event",
-        event.to_str().unwrap(),
-        "--json",
-    ]);
+    let (code, stdout, stderr) = rules_test(&config, "--event", &event, &["--json"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let verdicts: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(verdicts[0]["fires"], false, "{verdicts}");
@@ -235,14 +225,7 @@ fn rules_test_exit_codes_tell_input_problems_apart() {
         (&broken, "--message", 65),
         (&nobody, "--event", 1),
     ] {
-        let (code, stdout, stderr) = run(&[
-            "rules",
-            "test",
-            "--config",
-            &config,
-            flag,
-            input.to_str().unwrap(),
-        ]);
+        let (code, stdout, stderr) = rules_test(&config, flag, input, &[]);
         assert_eq!(
             code,
             expected,
@@ -251,14 +234,7 @@ fn rules_test_exit_codes_tell_input_problems_apart() {
         );
     }
     std::fs::write(dir.path().join("rules/main.yaml"), "rules: [{name: x}]\n").unwrap();
-    let (code, _, stderr) = run(&[
-        "rules",
-        "test",
-        "--config",
-        &config,
-        "--event",
-        nobody.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = rules_test(&config, "--event", &nobody, &[]);
     assert_eq!(code, 64, "{stderr}");
 }
 
@@ -275,14 +251,7 @@ fn rules_test_prints_due_times_past_the_year_9999() {
         r#"{"account": "el", "remote_id": "m1", "tags": ["otp"], "sent_at": 253402257600000}"#,
     )
     .unwrap();
-    let (code, stdout, stderr) = run(&[
-        "rules",
-        "test",
-        "--config",
-        &config,
-        "--message",
-        message.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = rules_test(&config, "--message", &message, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("253402344000000 ms after the Unix epoch"),
