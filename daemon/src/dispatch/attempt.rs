@@ -9,7 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::Dispatcher;
 use super::lane::Lane;
-use super::policy::{Next, after_outcome, honour_retry_after, past_window, redact, retry_after_ms};
+use super::policy::{Next, after_outcome, honour_retry_after, past_window, redact};
 use super::recorder::Finished;
 use crate::accounts::AccountRuntime;
 use crate::clock::now_ms;
@@ -208,9 +208,7 @@ impl Dispatcher {
                 });
             }
         };
-        let retry_after = response
-            .header("retry-after")
-            .and_then(|v| retry_after_ms(v, now_ms()));
+        let retry_after = plugin_common::retry_after_ms(&response, now_ms());
         let interpret = InterpretInput {
             account: input.account,
             operation: input.operation,

@@ -26,7 +26,6 @@ pub use executor::Executor;
 pub use limiter::Limiter;
 pub use policy::{
     Backoff, MAX_WAIT_MS, Next, after_outcome, honour_retry_after, past_window, redact,
-    retry_after_ms,
 };
 pub use tokens::Tokens;
 

@@ -2,6 +2,10 @@
 //! call, and the next state after the vendor's answer.
 
 use plugin_api::Outcome;
+/// The longest wait a vendor (or a plugin) may ask for: one day, as the
+/// first-party plugins' own hints are capped. A larger one is a vendor bug
+/// or a misread header, and would hold the job open.
+pub use plugin_common::MAX_WAIT_MS;
 
 use crate::store::TaskState;
 
@@ -39,28 +43,6 @@ pub fn past_window(window_secs: Option<u64>, sent_at_ms: i64, now_ms: i64) -> bo
         let window_ms = i64::try_from(w).unwrap_or(i64::MAX).saturating_mul(1000);
         now_ms.saturating_sub(sent_at_ms) > window_ms
     })
-}
-
-/// The longest wait a vendor (or a plugin) may ask for: one day. A larger
-/// one is a vendor bug or a misread header, and would hold the job open.
-pub const MAX_WAIT_MS: u64 = 86_400_000;
-
-/// An HTTP `Retry-After` in milliseconds from `now_ms`: delay-seconds or an
-/// HTTP date (RFC 9110 §10.2.3); a date in the past is 0. `None` when it is
-/// neither.
-pub fn retry_after_ms(value: &str, now_ms: i64) -> Option<u64> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(secs.saturating_mul(1000).min(MAX_WAIT_MS));
-    }
-    let at_ms = chrono::DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .timestamp_millis();
-    Some(
-        u64::try_from(at_ms.saturating_sub(now_ms))
-            .unwrap_or(0)
-            .min(MAX_WAIT_MS),
-    )
 }
 
 /// An HTTP `Retry-After` of `wait_ms` the plugin did not translate itself:
@@ -246,6 +228,20 @@ mod tests {
         }
         assert!(!past_window(Some(u64::MAX), 0, 1_000));
         assert!(!past_window(Some(i64::MAX as u64 + 7), i64::MIN, i64::MAX));
+    }
+
+    /// The daemon reads an untranslated `Retry-After` with the plugins' own
+    /// parser.
+    fn retry_after_ms(value: &str, now_ms: i64) -> Option<u64> {
+        let response = plugin_api::HttpResponse {
+            status: 429,
+            headers: vec![plugin_api::Header {
+                name: "retry-after".into(),
+                value: value.into(),
+            }],
+            body: String::new(),
+        };
+        plugin_common::retry_after_ms(&response, now_ms)
     }
 
     #[test]
