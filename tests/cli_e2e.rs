@@ -6,6 +6,7 @@ use std::time::Duration;
 use recalld_tests::api::http;
 use recalld_tests::config::{config_yaml, file_store};
 use recalld_tests::daemon::serve;
+use recalld_tests::process::run;
 use reqwest::StatusCode;
 
 /// `systemctl reload` sends SIGHUP (`examples/recalld.service`); a daemon
@@ -40,18 +41,6 @@ async fn sighup_without_rule_files_keeps_the_daemon_serving() {
         .await
         .expect("GET /healthz");
     assert_eq!(health.status(), StatusCode::OK);
-}
-
-/// Runs `recalld ARGS` to the end: exit code, stdout, stderr.
-fn run(args: &[&str]) -> (i32, String, String) {
-    let output = recalld_tests::process::recalld(args)
-        .output()
-        .expect("running recalld");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 /// Runs `recalld rules test --config CONFIG FLAG INPUT EXTRA...`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use recalld_tests::api::{Api, count, http, now_ms};
 use recalld_tests::config::{Account, config_yaml, file_store};
 use recalld_tests::daemon::serve;
+use recalld_tests::process::run;
 use recalld_tests::vendors::SandboxProcess;
 use recalld_tests::wait;
 use reqwest::{Method, StatusCode};
@@ -244,18 +245,6 @@ async fn pending_age_recalls_fire_after_a_kill_and_restart() {
         0,
         "{stats}"
     );
-}
-
-/// Runs `recalld ARGS` to the end: exit code, stdout, stderr.
-fn run(args: &[&str]) -> (i32, String, String) {
-    let output = recalld_tests::process::recalld(args)
-        .output()
-        .expect("running recalld");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -36,6 +36,16 @@ pub fn recalld(args: &[&str]) -> Command {
     command
 }
 
+/// Runs `recalld ARGS` to the end: exit code, stdout, stderr.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let output = recalld(args).output().expect("running recalld");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 fn capture(pipe: impl Read + Send + 'static, into: Captured) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(pipe);

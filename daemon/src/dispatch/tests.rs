@@ -74,6 +74,27 @@ impl Plugin for Recaller {
     }
 }
 
+/// A dispatcher running until [`Running::stop`].
+struct Running {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(dispatcher: Arc<Dispatcher>) -> Running {
+        let (stop, shutdown) = watch::channel(false);
+        Running {
+            stop,
+            task: tokio::spawn(dispatcher.run(shutdown)),
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
 /// Calls a [`vendor`] received, when, and the most it held at once.
 #[derive(Default)]
 struct Seen {
@@ -139,12 +160,11 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
     let n = 12;
     let (store, job) = job_store(n, &["a"], 0, 0).await;
     let (base_url, seen) = vendor(Duration::from_millis(20)).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: None,
         tokens: false,
     };
-    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 10_000).run(shutdown));
+    let running = Running::start(dispatcher(&store, plugin, &base_url, 10_000));
 
     // No result can be written: the calls go on while the results wait, up
     // to the unrecorded permits, and then stop.
@@ -172,8 +192,7 @@ async fn a_call_frees_its_concurrency_slot_at_the_answer_and_its_unrecorded_perm
         "{} calls at the vendor at once, more than the concurrency",
         seen.most.load(Ordering::SeqCst)
     );
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,19 +201,17 @@ async fn tasks_past_their_window_expire_without_waiting_for_the_rate_limit() {
     let n = 12;
     let (store, job) = job_store(n, &["a"], 1_000, 0).await;
     let (base_url, seen) = vendor(Duration::ZERO).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: Some(3_600),
         tokens: false,
     };
-    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 1).run(shutdown));
+    let running = Running::start(dispatcher(&store, plugin, &base_url, 1));
 
     // At one call a second, waiting for the limit would take 11 s.
     let progress = done(&store, job, Duration::from_secs(5)).await;
     assert_eq!(progress.counts.expired, n as u64, "{progress:?}");
     assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 /// Job `job`'s progress once it is done, failing after `within`.

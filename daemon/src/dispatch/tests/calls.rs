@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use super::super::testkit::{job_store, job_store_sent, recall_x};
-use super::{Recaller, dispatcher, done, vendor, vendor_with_tokens};
+use super::{Recaller, Running, dispatcher, done, vendor, vendor_with_tokens};
 use crate::clock::now_ms;
 use crate::store::Store;
 
@@ -24,12 +22,11 @@ async fn two_jobs_over_the_same_messages_call_the_vendor_once_per_message() {
         .unwrap()
         .job_id;
     let (base_url, seen) = vendor(Duration::from_millis(20)).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: None,
         tokens: false,
     };
-    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 10_000).run(shutdown));
+    let running = Running::start(dispatcher(&store, plugin, &base_url, 10_000));
 
     let first = done(&store, first, Duration::from_secs(10)).await;
     let second = done(&store, second, Duration::from_secs(10)).await;
@@ -38,8 +35,7 @@ async fn two_jobs_over_the_same_messages_call_the_vendor_once_per_message() {
     assert_eq!(second.counts.already_recalled, n as u64, "{second:?}");
     let ledger = store.inner.messages(None, None, 0, 100).await.unwrap();
     assert!(ledger.iter().all(|m| m.state == "recalled"), "{ledger:?}");
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 /// The most `arrivals` in any window of `per` starting at one of them.
@@ -62,12 +58,11 @@ async fn a_slow_token_does_not_bunch_admitted_calls_above_the_limit() {
     let n = 12;
     let (store, job) = job_store(n, &["a"], 1_000, 0).await;
     let (base_url, seen) = vendor_with_tokens(Duration::ZERO, Duration::from_millis(300)).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: None,
         tokens: true,
     };
-    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 5).run(shutdown));
+    let running = Running::start(dispatcher(&store, plugin, &base_url, 5));
 
     let progress = done(&store, job, Duration::from_secs(10)).await;
     assert_eq!(progress.counts.recalled, n as u64, "{progress:?}");
@@ -75,8 +70,7 @@ async fn a_slow_token_does_not_bunch_admitted_calls_above_the_limit() {
     assert_eq!(arrivals.len(), n);
     let most = most_in_any_window(&arrivals, Duration::from_secs(1));
     assert!(most <= 5, "{most} calls reached the vendor within 1 s");
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,19 +80,17 @@ async fn a_message_that_passes_its_window_while_waiting_for_the_limit_expires_wi
     // later, past the window.
     let (store, job) = job_store_sent(2, &["a"], now_ms() - 500, 1_000, 0).await;
     let (base_url, seen) = vendor(Duration::ZERO).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: Some(1),
         tokens: false,
     };
-    let running = tokio::spawn(dispatcher(&store, plugin, &base_url, 1).run(shutdown));
+    let running = Running::start(dispatcher(&store, plugin, &base_url, 1));
 
     let progress = done(&store, job, Duration::from_secs(10)).await;
     assert_eq!(progress.counts.recalled, 1, "{progress:?}");
     assert_eq!(progress.counts.expired, 1, "{progress:?}");
     assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,13 +98,12 @@ async fn tasks_of_an_account_the_config_no_longer_has_fail_so_their_job_ends() {
     // Two of the four messages are on `gone`, which the config does not have.
     let (store, job) = job_store(4, &["a", "gone"], 1_000, 0).await;
     let (base_url, seen) = vendor(Duration::ZERO).await;
-    let (stop, shutdown) = watch::channel(false);
     let plugin = Recaller {
         window_secs: None,
         tokens: false,
     };
     let dispatcher = dispatcher(&store, plugin, &base_url, 10_000);
-    let running = tokio::spawn(Arc::clone(&dispatcher).run(shutdown));
+    let running = Running::start(Arc::clone(&dispatcher));
 
     // Left from before the start.
     let progress = done(&store, job, Duration::from_secs(10)).await;
@@ -135,6 +126,5 @@ async fn tasks_of_an_account_the_config_no_longer_has_fail_so_their_job_ends() {
     let progress = done(&store, again.job_id, Duration::from_secs(10)).await;
     assert_eq!(progress.counts.already_recalled, 2, "{progress:?}");
     assert_eq!(progress.counts.failed, 2, "{progress:?}");
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 }
