@@ -24,9 +24,7 @@ use tokio::task::JoinSet;
 
 pub use executor::Executor;
 pub use limiter::Limiter;
-pub use policy::{
-    Backoff, MAX_WAIT_MS, Next, after_outcome, honour_retry_after, past_window, redact,
-};
+pub use policy::{Backoff, Next, after_outcome, past_window, redact};
 pub use tokens::Tokens;
 
 use crate::accounts::Accounts;
