@@ -17,7 +17,7 @@ use crate::host::PluginRegistry;
 use crate::metrics::Metrics;
 use crate::rules::Env;
 use crate::rules::live::LiveRules;
-use crate::store::{SqliteStore, Store};
+use crate::store::{MAX_INTERRUPTED, SqliteStore, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -80,11 +80,18 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         StoreUrl::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
         StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_in_memory()?),
     };
-    let recovered = store.recover().await?;
-    if recovered > 0 {
+    let recovered = store.recover(now_ms()).await?;
+    if recovered.resumed > 0 {
         tracing::info!(
-            tasks = recovered,
-            "resuming tasks that were in flight at the last stop"
+            tasks = recovered.resumed,
+            "resuming tasks that were in flight when the daemon last stopped"
+        );
+    }
+    if recovered.failed > 0 {
+        tracing::warn!(
+            tasks = recovered.failed,
+            stops = MAX_INTERRUPTED,
+            "failed tasks that were in flight at every one of the last stops (a plugin crash?)"
         );
     }
     let metrics = Arc::new(Metrics::new());

@@ -138,7 +138,7 @@ impl Dispatcher {
         {
             tracing::warn!("grace period over; the last results are still being recorded");
         }
-        match self.store.recover().await {
+        match self.store.release().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(tasks = n, "released unfinished tasks for the next start"),
             Err(e) => tracing::warn!(

@@ -72,8 +72,11 @@ impl Store for Gated {
     ) -> StoreFuture<'_, Vec<MessageRow>> {
         self.inner.messages(t, a, after, n)
     }
-    fn recover(&self) -> StoreFuture<'_, u64> {
-        self.inner.recover()
+    fn recover(&self, now: i64) -> StoreFuture<'_, Recovered> {
+        self.inner.recover(now)
+    }
+    fn release(&self) -> StoreFuture<'_, u64> {
+        self.inner.release()
     }
     fn fail_unserved(&self, served: Vec<String>, now: i64) -> StoreFuture<'_, u64> {
         self.inner.fail_unserved(served, now)

@@ -13,6 +13,7 @@ mod ledger;
 mod lock;
 mod progress;
 mod read_only;
+mod recovery;
 mod schedules;
 mod schema;
 mod select;
@@ -30,6 +31,7 @@ use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;
 
 pub use read_only::ReadOnlyLedger;
+pub use recovery::{MAX_INTERRUPTED, Recovered};
 pub use schedules::{AgeFired, AgeFiring, Replanned, RuleRun};
 pub use sqlite::SqliteStore;
 
@@ -256,8 +258,13 @@ pub trait Store: Send + Sync {
         after_id: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<MessageRow>>;
-    /// After a crash: tasks left `running` become `pending` again.
-    fn recover(&self) -> StoreFuture<'_, u64>;
+    /// At a start: tasks the last run left `running` (it crashed) become
+    /// `pending` again, counted as interrupted once more; a task out at
+    /// [`MAX_INTERRUPTED`] stops fails instead (see `store/recovery.rs`).
+    fn recover(&self, now_ms: i64) -> StoreFuture<'_, Recovered>;
+    /// At a graceful stop: tasks still `running` become `pending` again, as
+    /// they were; returns how many.
+    fn release(&self) -> StoreFuture<'_, u64>;
     /// Fails the pending tasks of every account not in `served` (no lane
     /// serves them); returns how many.
     fn fail_unserved(&self, served: Vec<String>, now_ms: i64) -> StoreFuture<'_, u64>;

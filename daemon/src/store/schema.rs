@@ -46,7 +46,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     attempts    INTEGER NOT NULL DEFAULT 0,
     next_at     INTEGER NOT NULL,
     last_error  TEXT,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    -- How many times the daemon stopped with this task out and no result
+    -- recorded (`recovery.rs`).
+    interrupted INTEGER NOT NULL DEFAULT 0
 );
 -- Task indexes are chosen so a task's life touches few index entries: a
 -- claim takes it out of `tasks_pending` and a result changes no index
@@ -121,15 +124,28 @@ const BACKFILL_COUNTS: &str = "INSERT INTO job_counts (job_id, account, state, n
      FROM tasks GROUP BY 1, 2, 3";
 
 /// Creates what is missing of the schema, in one transaction: a database
-/// from before `job_counts` gets its counts in the same commit as the table.
+/// from before `job_counts` gets its counts in the same commit as the table,
+/// and one from before `tasks.interrupted` gets the column.
 pub fn create(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let backfill = has_table(&tx, "tasks")? && !has_table(&tx, "job_counts")?;
+    let old_tasks = has_table(&tx, "tasks")?;
+    let backfill = old_tasks && !has_table(&tx, "job_counts")?;
+    if old_tasks && !has_column(&tx, "tasks", "interrupted")? {
+        tx.execute_batch("ALTER TABLE tasks ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0")?;
+    }
     tx.execute_batch(SCHEMA)?;
     if backfill {
         tx.execute(BACKFILL_COUNTS, [])?;
     }
     tx.commit()
+}
+
+fn has_column(conn: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )
 }
 
 fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
@@ -235,6 +251,19 @@ mod tests {
         .unwrap();
         super::create(&mut conn).unwrap();
         assert_eq!(indexes(&conn), ["tasks_errors", "tasks_pending"]);
+    }
+
+    #[test]
+    fn an_old_database_gets_the_interrupted_column_at_zero() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(OLD).unwrap();
+        super::create(&mut conn).unwrap();
+        let interrupted = rows(&conn, "SELECT interrupted FROM tasks", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        assert_eq!(interrupted, [0; 5]);
+        // Opening again adds nothing.
+        super::create(&mut conn).unwrap();
     }
 
     /// `job_counts` as rows of (job, account, state, n), in order.

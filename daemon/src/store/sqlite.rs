@@ -17,7 +17,7 @@ use super::ledger::{self, insert_delivery};
 use super::lock::lock;
 use super::schedules;
 use super::schema::{self, PRAGMAS};
-use super::{jobs, progress, tasks, *};
+use super::{jobs, progress, recovery, tasks, *};
 
 /// Operations waiting for the database thread; beyond this, callers wait.
 const QUEUE: usize = 16_384;
@@ -304,14 +304,19 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn recover(&self) -> StoreFuture<'_, u64> {
+    fn recover(&self, now_ms: i64) -> StoreFuture<'_, Recovered> {
         let busy = Arc::clone(&self.busy);
         Box::pin(self.run(move |conn| {
-            busy.lock().unwrap_or_else(PoisonError::into_inner).clear();
-            Ok(conn.execute(
-                "UPDATE tasks SET state = 'pending' WHERE state = 'running'",
-                [],
-            )? as u64)
+            let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+            recovery::recover(conn, &mut busy, now_ms)
+        }))
+    }
+
+    fn release(&self) -> StoreFuture<'_, u64> {
+        let busy = Arc::clone(&self.busy);
+        Box::pin(self.run(move |conn| {
+            let mut busy = busy.lock().unwrap_or_else(PoisonError::into_inner);
+            recovery::release(conn, &mut busy)
         }))
     }
 

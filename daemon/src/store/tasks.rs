@@ -14,7 +14,7 @@ use super::sqlite::{SETTLED, audit, message_state, parse_action, settled_state};
 use super::{ClaimedTask, StoreError, TaskResult, TaskState};
 
 /// Up to ?3 tasks of account ?1 due at ?2, through the `tasks_pending` index.
-pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta, m.state
+pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts, j.action, j.params, m.remote_id, m.sent_at, m.tags, m.meta, m.state, t.interrupted
      FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN messages m ON m.id = t.message_id
      WHERE t.account = ?1 AND t.state = 'pending' AND t.next_at <= ?2
      ORDER BY t.next_at, t.id LIMIT ?3";
@@ -23,11 +23,24 @@ pub(super) const CLAIM: &str = "SELECT t.id, t.job_id, t.message_id, t.attempts,
 pub(super) const NEXT_DUE: &str =
     "SELECT min(next_at) FROM tasks WHERE account = ?1 AND state = 'pending'";
 
-/// The message of each task handed out and not yet finished, as the
-/// database thread remembers it: message id → task id. A hint checked
-/// against the table before it keeps a task back, so an entry left behind by
-/// a claim whose batch rolled back does no harm.
-pub(super) type Busy = HashMap<i64, i64>;
+/// What the database thread remembers of the tasks handed out and not yet
+/// finished. Hints, checked against the table before they keep a task back,
+/// so an entry left behind by a claim whose batch rolled back does no harm.
+#[derive(Debug, Default)]
+pub(super) struct Busy {
+    /// The message of each task out: message id → task id.
+    messages: HashMap<i64, i64>,
+    /// The one suspect out, if any: a task that was out when the daemon
+    /// stopped without its result (see `recovery.rs`).
+    suspect: Option<i64>,
+}
+
+impl Busy {
+    /// Forgets every task out (none is, once the table says so).
+    pub(super) fn clear(&mut self) {
+        *self = Busy::default();
+    }
+}
 
 /// How long a task is put back when another task of its message is out (two
 /// jobs over one message: a bot that retried its request, an event rule and
@@ -35,12 +48,20 @@ pub(super) type Busy = HashMap<i64, i64>;
 /// without a call if the other reached the vendor.
 pub(super) const DEFER_MS: i64 = 1_000;
 
+/// How long a suspect is put back while another suspect is out: suspects
+/// are tried one at a time, one call each, so they follow each other closely.
+pub(super) const SUSPECT_DEFER_MS: i64 = 50;
+
 /// Takes up to `limit` due tasks of `account`, oldest due first; they become
 /// `running`. Never hands out two tasks of one message at once, nor one
 /// whose message its action already reached:
 /// - a task whose message another job has since recalled (or cancelled) is
 ///   recorded `already_done` here, without a vendor call;
-/// - a task whose message has another task out waits [`DEFER_MS`].
+/// - a task whose message has another task out waits [`DEFER_MS`];
+/// - a suspect (a task out at an earlier stop of the daemon) is handed out
+///   only while no other suspect is out, else it waits [`SUSPECT_DEFER_MS`]:
+///   a task that crashes the daemon then takes no other suspect down with it,
+///   so only it runs out of tries (`recovery.rs`).
 pub(super) fn claim(
     conn: &Connection,
     busy: &mut Busy,
@@ -53,8 +74,20 @@ pub(super) fn claim(
     let mut settled = Vec::new();
     let mut deferred = Vec::new();
     let mut tasks = Vec::new();
+    // Is this task still out (running in the table)?
+    let mut still_out = |task_id: i64| -> rusqlite::Result<bool> {
+        Ok(running
+            .query_row(params![task_id], |r| r.get::<_, bool>(0))
+            .optional()?
+            .unwrap_or(false))
+    };
     // Messages handed out by this claim (not yet `running` in the table).
     let mut out = HashSet::new();
+    // The suspect out, checked against the table once, when the first
+    // suspect comes up.
+    let mut suspect_out: Option<bool> = None;
+    let mut suspect = None;
+    let mut deferred_suspects = Vec::new();
     // The rows are read to the end before any is written: an update of the
     // index the query walks would make it seek again for every row.
     let mut rows = query.query(params![account, now_ms, limit])?;
@@ -78,17 +111,28 @@ pub(super) fn claim(
             });
             continue;
         }
-        let elsewhere = match busy.get(&message_id) {
-            Some(&other) if other != task_id => running
-                .query_row(params![other], |r| r.get::<_, bool>(0))
-                .optional()?
-                .unwrap_or(false),
+        let elsewhere = match busy.messages.get(&message_id) {
+            Some(&other) if other != task_id => still_out(other)?,
             _ => false,
         };
-        if elsewhere || !out.insert(message_id) {
+        if elsewhere || out.contains(&message_id) {
             deferred.push(task_id);
             continue;
         }
+        if r.get::<_, i64>(11)? > 0 {
+            let other_out = match (suspect_out, busy.suspect) {
+                (Some(known), _) => known,
+                (None, Some(other)) if other != task_id => *suspect_out.insert(still_out(other)?),
+                (None, _) => *suspect_out.insert(false),
+            };
+            if other_out {
+                deferred_suspects.push(task_id);
+                continue;
+            }
+            suspect_out = Some(true);
+            suspect = Some(task_id);
+        }
+        out.insert(message_id);
         let params: String = r.get(5)?;
         let tags: String = r.get(8)?;
         let meta: String = r.get(9)?;
@@ -113,11 +157,17 @@ pub(super) fn claim(
         conn.prepare_cached("UPDATE tasks SET state = 'running', updated_at = ?2 WHERE id = ?1")?;
     for task in &tasks {
         mark.execute(params![task.task_id, now_ms])?;
-        busy.insert(task.message_id, task.task_id);
+        busy.messages.insert(task.message_id, task.task_id);
+    }
+    if suspect.is_some() {
+        busy.suspect = suspect;
     }
     let mut defer = conn.prepare_cached("UPDATE tasks SET next_at = ?2 WHERE id = ?1")?;
     for task_id in deferred {
         defer.execute(params![task_id, now_ms.saturating_add(DEFER_MS)])?;
+    }
+    for task_id in deferred_suspects {
+        defer.execute(params![task_id, now_ms.saturating_add(SUSPECT_DEFER_MS)])?;
     }
     if !settled.is_empty() {
         finish(conn, busy, &settled)?;
@@ -213,8 +263,11 @@ pub(super) fn finish(
     let mut closed: BTreeMap<(i64, &str, &str), i64> = BTreeMap::new();
     for r in results {
         // The attempt is over, whatever it ended in.
-        if busy.get(&r.message_id) == Some(&r.task_id) {
-            busy.remove(&r.message_id);
+        if busy.messages.get(&r.message_id) == Some(&r.task_id) {
+            busy.messages.remove(&r.message_id);
+        }
+        if busy.suspect == Some(r.task_id) {
+            busy.suspect = None;
         }
         let changed = update.execute(params![
             r.task_id,

@@ -291,6 +291,6 @@ async fn running_tasks_are_pending_again_after_a_crash_and_data_survives_reopen(
     }
     let store = SqliteStore::open(&path).unwrap();
     assert!(store.claim("a".into(), 5_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.recover().await.unwrap(), 1);
+    assert_eq!(store.recover(5_000).await.unwrap().resumed, 1);
     assert_eq!(store.claim("a".into(), 5_000, 10).await.unwrap().len(), 1);
 }

@@ -2,8 +2,9 @@
 //!
 //! `prepare` misbehaves according to the message's `remote_id`:
 //! `panic` panics, `evil-host` targets a host the manifest does not declare,
-//! `huge` returns more output than the host accepts. Anything else yields a
-//! good request. `interpret` panics on 5xx and calls 429 a success, so
+//! `huge` returns more output than the host accepts, `abort` aborts the
+//! whole process (no host can catch that; the daemon's crash-loop guard
+//! must). Anything else yields a good request. `interpret` panics on 5xx and calls 429 a success, so
 //! conformance must fail it.
 
 use plugin_api::{
@@ -44,6 +45,7 @@ impl Plugin for Fixture {
         let base = input.account.base_url(&self.manifest().regions)?;
         let url = match id.as_str() {
             "panic" => panic!("fixture: deliberate panic in prepare"),
+            "abort" => std::process::abort(),
             "evil-host" => "https://evil.invalid/steal".to_owned(),
             "huge" => format!("{base}/{}", "x".repeat(2 << 20)),
             _ => format!("{base}/recall/{id}"),

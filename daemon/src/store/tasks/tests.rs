@@ -279,7 +279,7 @@ async fn the_kept_counts_match_the_tasks_through_claims_results_retries_and_rest
             jobs.push(recall(&store, "x").await);
         }
         if step % 10 == 9 {
-            store.recover().await.unwrap();
+            store.recover(now).await.unwrap();
         }
         let account = ["a", "b", "c"][rng.usize(..3)];
         let claimed = store
@@ -340,4 +340,5 @@ async fn the_kept_counts_match_the_tasks_through_claims_results_retries_and_rest
     );
 }
 
+mod interrupted;
 mod settled;

@@ -1,0 +1,101 @@
+//! Tasks the daemon handed out and never finished: handed back at a graceful
+//! stop, recovered at the next start after a crash.
+//!
+//! A crash leaves the tasks that were out `running`, with no way to tell
+//! which of them had their call made. Each is tried again (the vendor's
+//! already-recalled answer absorbs a repeated call) and counted as
+//! interrupted once more. A task that crashes the daemon itself (a plugin
+//! that aborts on one message, say) would make it crash at every start, so a
+//! task out at [`MAX_INTERRUPTED`] stops is failed instead. Until then, an
+//! interrupted task is a *suspect*: the claim hands out one suspect at a
+//! time (`tasks.rs`), so the suspects that were only out beside the one at
+//! fault are never out with it again, and only it runs out of tries.
+
+use rusqlite::{Connection, params};
+
+use super::sqlite::parse_action;
+use super::tasks::{Busy, finish};
+use super::{StoreError, TaskResult, TaskState};
+
+/// How many stops of the daemon a task may be out at, with no result
+/// recorded, before it is failed rather than tried again.
+pub const MAX_INTERRUPTED: u32 = 3;
+
+/// What a start did with the tasks the last run left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Handed back, to be tried again.
+    pub resumed: u64,
+    /// Failed: out at [`MAX_INTERRUPTED`] stops.
+    pub failed: u64,
+}
+
+/// At a graceful stop: the tasks out go back to `pending` as they were (their
+/// calls ended or were never made).
+pub(super) fn release(conn: &Connection, busy: &mut Busy) -> Result<u64, StoreError> {
+    busy.clear();
+    Ok(conn.execute(
+        "UPDATE tasks SET state = 'pending' WHERE state = 'running'",
+        [],
+    )? as u64)
+}
+
+/// At a start: every task left out by the last run was interrupted once
+/// more; it goes back to `pending`, or fails once out at
+/// [`MAX_INTERRUPTED`] stops.
+pub(super) fn recover(
+    conn: &Connection,
+    busy: &mut Busy,
+    now_ms: i64,
+) -> Result<Recovered, StoreError> {
+    busy.clear();
+    // One pass over the table: the column values on the right are the ones
+    // before the update.
+    let mut update = conn.prepare(
+        "UPDATE tasks SET interrupted = interrupted + 1,
+             state = CASE WHEN interrupted + 1 < ?1 THEN 'pending' ELSE state END
+         WHERE state = 'running'
+         RETURNING id, state = 'running'",
+    )?;
+    let mut resumed = 0;
+    let mut spent = Vec::new();
+    for row in update.query_map(params![MAX_INTERRUPTED], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?))
+    })? {
+        match row? {
+            (task_id, true) => spent.push(task_id),
+            (_, false) => resumed += 1,
+        }
+    }
+    let mut task = conn.prepare_cached(
+        "SELECT t.job_id, t.message_id, t.account, t.attempts, j.action
+         FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
+    )?;
+    let failed = spent
+        .into_iter()
+        .map(|task_id| {
+            task.query_row(params![task_id], |r| {
+                Ok(TaskResult {
+                    task_id,
+                    job_id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    account: r.get(2)?,
+                    attempts: r.get(3)?,
+                    action: parse_action(&r.get::<_, String>(4)?),
+                    state: TaskState::Failed,
+                    error: Some(format!(
+                        "the daemon stopped {MAX_INTERRUPTED} times while this task was out, \
+                         with no result recorded (did the plugin crash on it?); not tried again"
+                    )),
+                    next_at_ms: now_ms,
+                    at_ms: now_ms,
+                })
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    finish(conn, busy, &failed)?;
+    Ok(Recovered {
+        resumed,
+        failed: failed.len() as u64,
+    })
+}
