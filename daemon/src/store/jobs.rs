@@ -12,7 +12,7 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::schema::OPEN;
 use super::select::where_clause;
-use super::sqlite::{audit, settled_state};
+use super::states::{audit, settled_state};
 use super::{JobCreated, JobSpec, StoreError, TaskState, progress};
 
 /// A matched message: (id, account, ledger state).

@@ -18,6 +18,7 @@ mod schedules;
 mod schema;
 mod select;
 mod sqlite;
+mod states;
 mod tasks;
 
 use std::collections::BTreeMap;

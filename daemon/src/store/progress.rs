@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::parse_action;
+use super::states::parse_action;
 use super::{Counts, ErrorCount, JobProgress, StoreError};
 
 /// Marks job ?1 done at ?2 when it has no open task, as its kept counts

@@ -13,7 +13,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::sqlite::parse_action;
+use super::states::parse_action;
 use super::tasks::{Busy, finish};
 use super::{StoreError, TaskResult, TaskState};
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::jobs::{self, Matched};
 use super::ledger::insert_delivery;
-use super::sqlite::audit;
+use super::states::audit;
 use super::{Delivery, JobCreated, JobSpec, Planner, StoreError};
 use crate::rules::{AgePlan, MessageView};
 use crate::selector::Selector;

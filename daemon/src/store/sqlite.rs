@@ -7,7 +7,6 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use plugin_api::OperationKind;
 use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -178,55 +177,6 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), StoreError
         .map_err(|e| StoreError::Database(format!("cannot start the {name} thread: {e}")))
 }
 
-pub(super) fn audit(
-    conn: &Connection,
-    at: i64,
-    kind: &str,
-    job: Option<i64>,
-    task: Option<i64>,
-    actor: Option<&str>,
-    detail: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO audit (at, kind, job_id, task_id, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![at, kind, job, task, actor, detail])?;
-    Ok(())
-}
-
-pub(super) fn parse_action(text: &str) -> OperationKind {
-    match text {
-        "cancel" => OperationKind::Cancel,
-        "update" => OperationKind::Update,
-        _ => OperationKind::Recall,
-    }
-}
-
-/// The ledger state a message reaches when a task of `action` ends in `state`.
-/// The ledger states that end a message's life at the vendor: a recall or a
-/// cancel that reached it. Only another of them replaces one.
-pub(super) const SETTLED: [&str; 2] = ["recalled", "cancelled"];
-
-/// The ledger state after which `action` is never sent again for a message:
-/// it already reached the vendor. An update may be sent again (new content).
-pub(super) fn settled_state(action: OperationKind) -> Option<&'static str> {
-    match action {
-        OperationKind::Recall => Some(SETTLED[0]),
-        OperationKind::Cancel => Some(SETTLED[1]),
-        OperationKind::Update => None,
-    }
-}
-
-pub(super) fn message_state(action: OperationKind, state: TaskState) -> Option<&'static str> {
-    Some(match (action, state) {
-        (OperationKind::Recall, TaskState::Done | TaskState::AlreadyDone) => "recalled",
-        (OperationKind::Cancel, TaskState::Done | TaskState::AlreadyDone) => "cancelled",
-        (OperationKind::Update, TaskState::Done | TaskState::AlreadyDone) => "updated",
-        (_, TaskState::Expired) => "expired",
-        (OperationKind::Recall, TaskState::Failed) => "recall_failed",
-        (OperationKind::Cancel, TaskState::Failed) => "cancel_failed",
-        _ => return None,
-    })
-}
-
 impl Store for SqliteStore {
     fn track(
         &self,
@@ -370,71 +320,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::mpsc as std_mpsc;
-    use std::time::Duration;
-
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn reads_of_a_file_store_do_not_wait_for_the_writer() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("ledger.db")).unwrap();
-        let message = NewMessage {
-            account: "a".into(),
-            remote_id: "1".into(),
-            sent_at_ms: 1_000,
-            tags: vec!["x".into()],
-            meta: serde_json::Value::Null,
-            age: Vec::new(),
-        };
-        store.track(vec![message], None).await.unwrap();
-        // Hold the database thread inside an operation.
-        let (entered, inside) = std_mpsc::channel();
-        let (release, held) = std_mpsc::channel::<()>();
-        let writer = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .run(move |_| {
-                        let _ = entered.send(());
-                        let _ = held.recv();
-                        Ok(())
-                    })
-                    .await
-            }
-        });
-        tokio::task::spawn_blocking(move || inside.recv())
-            .await
-            .unwrap()
-            .unwrap();
-
-        let read = tokio::time::timeout(
-            Duration::from_secs(5),
-            store.messages(Some("x".into()), None, 0, 10),
-        )
-        .await;
-        let _ = release.send(());
-        let rows = read.expect("the read waited for the writer").unwrap();
-        assert_eq!(rows.len(), 1, "the read sees what was committed");
-        writer.await.unwrap().unwrap();
-    }
-
-    #[tokio::test]
-    async fn api_writes_wait_for_the_fsync_and_bookkeeping_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let level = |conn: &Connection| {
-            Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))?)
-        };
-        // 2: FULL, 1: NORMAL.
-        assert_eq!(store.run(level).await.unwrap(), 2, "savepoint writes");
-        assert_eq!(store.run_bare(level).await.unwrap(), 2, "tracking");
-        assert_eq!(
-            store.run_bookkeeping(level).await.unwrap(),
-            1,
-            "claims and results"
-        );
-        assert_eq!(store.run_bare(level).await.unwrap(), 2, "and back");
-    }
-}
+mod tests;

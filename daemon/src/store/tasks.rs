@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::progress::finish_job_if_done;
-use super::sqlite::{SETTLED, audit, message_state, parse_action, settled_state};
+use super::states::{SETTLED, audit, message_state, parse_action, settled_state};
 use super::{ClaimedTask, StoreError, TaskResult, TaskState};
 
 /// Up to ?3 tasks of account ?1 due at ?2, through the `tasks_pending` index.
