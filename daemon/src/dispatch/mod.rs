@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 pub use executor::Executor;
 pub use limiter::Limiter;
@@ -114,7 +115,7 @@ impl Dispatcher {
 
     /// Runs until `shutdown` turns true, then lets in-flight calls finish
     /// within the grace period and hands unfinished tasks back to the store.
-    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         self.fail_unserved().await;
         // At most one result per unrecorded permit exists at once.
         let unrecorded = self
@@ -130,12 +131,20 @@ impl Dispatcher {
             loops.spawn(Arc::clone(&self).account_loop(lane, shutdown.clone(), finished.clone()));
         }
         drop(finished);
-        while loops.join_next().await.is_some() {}
+        // One grace period for the whole stop: the lanes' calls and the
+        // recorder's last writes share it.
+        let mut deadline = None;
+        loop {
+            tokio::select! {
+                joined = loops.join_next() => if joined.is_none() { break },
+                _ = shutdown.wait_for(|stop| *stop), if deadline.is_none() => {
+                    deadline = Some(Instant::now() + self.config.shutdown_grace);
+                }
+            }
+        }
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.shutdown_grace);
         // Every lane has stopped: the recorder ends once it has written the rest.
-        if tokio::time::timeout(self.config.shutdown_grace, recorder)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout_at(deadline, recorder).await.is_err() {
             tracing::warn!("grace period over; the last results are still being recorded");
         }
         match self.store.release().await {

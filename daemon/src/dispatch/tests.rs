@@ -139,6 +139,17 @@ async fn vendor_with_tokens(hold: Duration, token_hold: Duration) -> (String, Ar
 /// A dispatcher over `store` with account `a` of `plugin` at `base_url`,
 /// limited to `rate` calls a second.
 fn dispatcher(store: &Arc<Gated>, plugin: Recaller, base_url: &str, rate: u32) -> Arc<Dispatcher> {
+    dispatcher_with(store, plugin, base_url, rate, DispatchConfig::default())
+}
+
+/// A [`dispatcher`] with its own dispatch settings.
+fn dispatcher_with(
+    store: &Arc<Gated>,
+    plugin: Recaller,
+    base_url: &str,
+    rate: u32,
+    settings: DispatchConfig,
+) -> Arc<Dispatcher> {
     let text = format!(
         "listen: 127.0.0.1:0\nstore: \"sqlite::memory:\"\naccounts:\n  a: {{plugin: recaller, base_url: \"{base_url}\", concurrency: {CONCURRENCY}, rate_limit: {{requests: {rate}, per: 1s}}, credentials: {{token: t}}}}\n"
     );
@@ -150,7 +161,7 @@ fn dispatcher(store: &Arc<Gated>, plugin: Recaller, base_url: &str, rate: u32) -
         Arc::clone(store) as Arc<dyn Store>,
         accounts,
         Arc::new(Metrics::new()),
-        DispatchConfig::default(),
+        settings,
     )
     .unwrap()
 }
@@ -231,3 +242,4 @@ async fn done(store: &Gated, job: i64, within: Duration) -> JobProgress {
 }
 
 mod calls;
+mod stop;
