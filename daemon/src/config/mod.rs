@@ -165,6 +165,20 @@ pub enum Scheme {
     Github,
 }
 
+impl Scheme {
+    /// The HMAC key a resolved secret of this scheme stands for: the
+    /// decoded part of a `whsec_<base64>` secret, or a GitHub secret's own
+    /// bytes. Two secrets are the same key when these bytes are equal,
+    /// however each is written.
+    pub fn key(self, secret: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Scheme::StandardWebhooks => crate::auth::decode_whsec(secret),
+            Scheme::Github if secret.is_empty() => Err("the secret is empty".to_owned()),
+            Scheme::Github => Ok(secret.as_bytes().to_vec()),
+        }
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]

@@ -1,16 +1,20 @@
 //! Secrets resolved: every `${env:..}`/`${file:..}` in account credentials
 //! and client secrets replaced by its value, once, before the daemon starts
-//! (or `recalld check` looks at them).
+//! (or `recalld check` looks at them); then the clients' keys compared, since
+//! only resolved secrets show which clients share one.
 
 use std::path::Path;
 
-use super::{Config, ConfigError, ConfigErrors, Secret, secret};
+use super::{Config, ConfigError, ConfigErrors, Scheme, Secret, secret};
 
 impl Config {
     /// Replaces every `${env:..}`/`${file:..}` in credentials and client
     /// secrets with its value; a relative `${file:PATH}` is read from the
     /// config file's folder. Errors name the account or client and the key,
     /// at the value's place in the config.
+    ///
+    /// Two clients of one scheme whose secrets resolve to the same key are
+    /// an error too (see `shared_keys`), however each secret is written.
     pub fn resolve_secrets(&mut self) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
         let file = self.path.clone();
@@ -31,11 +35,26 @@ impl Config {
                 }
             }
         }
+        let mut keys = Vec::new();
         for client in self.clients.values_mut() {
             let locations = client.secret_locations.iter().copied();
-            for (secret, (line, column)) in client.secrets.iter_mut().zip(locations) {
+            let secrets = client.secrets.iter_mut().zip(locations).enumerate();
+            for (index, (secret, (line, column))) in secrets {
                 match expand(secret.expose()) {
-                    Ok(resolved) => *secret = Secret::new(resolved),
+                    Ok(resolved) => {
+                        // A secret that is no key is refused on its own
+                        // (`whsec_` format, or empty).
+                        if let Ok(key) = client.scheme.key(&resolved) {
+                            keys.push(ClientKey {
+                                client: client.name.clone(),
+                                index,
+                                at: (line, column),
+                                scheme: client.scheme,
+                                key,
+                            });
+                        }
+                        *secret = Secret::new(resolved);
+                    }
                     Err(e) => errors.push(ConfigError {
                         file: file.clone(),
                         line,
@@ -45,12 +64,52 @@ impl Config {
                 }
             }
         }
+        errors.extend(shared_keys(&file, keys));
         if errors.is_empty() {
             Ok(())
         } else {
             Err(ConfigErrors(errors))
         }
     }
+}
+
+/// One client secret, resolved, as the key its signatures are checked with.
+struct ClientKey {
+    client: String,
+    /// Its index in the client's `secrets`.
+    index: usize,
+    /// Where it is written (line, column).
+    at: (u64, u64),
+    scheme: Scheme,
+    key: Vec<u8>,
+}
+
+/// An error for each key that a client shares with another client of the
+/// same scheme written earlier in the file, at the later secret's place,
+/// naming both clients and never the secret. A request signed with a shared
+/// key verifies for both clients, and the API credits it to whichever it
+/// tries first: the other client's requests would run under that client's
+/// name and scopes. A key repeated within one client is harmless.
+fn shared_keys(file: &Path, mut keys: Vec<ClientKey>) -> Vec<ConfigError> {
+    keys.sort_by_key(|k| k.at);
+    let mut errors = Vec::new();
+    for (n, later) in keys.iter().enumerate() {
+        let earlier = keys[..n]
+            .iter()
+            .find(|k| k.scheme == later.scheme && k.client != later.client && k.key == later.key);
+        if let Some(earlier) = earlier {
+            errors.push(ConfigError {
+                file: file.to_owned(),
+                line: later.at.0,
+                column: later.at.1,
+                message: format!(
+                    "client {}: secrets[{}] is the same key as client {}'s secrets[{}] (line {}): a signature would not tell the two clients apart, so one could act with the other's name and scopes; give each client its own secret",
+                    later.client, later.index, earlier.client, earlier.index, earlier.at.0
+                ),
+            });
+        }
+    }
+    errors
 }
 
 /// `value` with each relative `${file:PATH}` made relative to `base` (the
