@@ -6,7 +6,7 @@ use std::time::Duration;
 use recalld_tests::api::http;
 use recalld_tests::config::{config_yaml, file_store};
 use recalld_tests::daemon::serve;
-use recalld_tests::process::run;
+use recalld_tests::process::{Process, recalld, run};
 use reqwest::StatusCode;
 
 /// `systemctl reload` sends SIGHUP (`examples/recalld.service`); a daemon
@@ -41,6 +41,39 @@ async fn sighup_without_rule_files_keeps_the_daemon_serving() {
         .await
         .expect("GET /healthz");
     assert_eq!(health.status(), StatusCode::OK);
+}
+
+/// Two clients whose secrets come from the environment and turn out to be
+/// one key (written with and without base64 padding): a signature would not
+/// say which client sent it, so `serve` refuses the config before binding
+/// (exit 64), naming both clients where the second one's secret is written,
+/// and never showing the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_two_clients_whose_env_secrets_are_the_same_key() {
+    const SHARED: &str = "whsec_c2hhcmVkLWtleS1mcm9tLWVudg==";
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("recalld.yaml");
+    std::fs::write(
+        &config,
+        "listen: 127.0.0.1:0\nstore: \"sqlite::memory:\"\naccounts: {}\nclients:\n  oncall-bot:\n    secrets: [\"${env:RECALLD_E2E_BOT_SECRET}\"]\n    scopes: {actions: [recall]}\n  reader:\n    secrets: [\"${env:RECALLD_E2E_READER_SECRET}\"]\n    scopes: {actions: [read]}\n",
+    )
+    .unwrap();
+    let mut command = recalld(&["serve", "--config", &config.to_string_lossy()]);
+    command
+        .env("RECALLD_E2E_BOT_SECRET", SHARED)
+        .env("RECALLD_E2E_READER_SECRET", SHARED.trim_end_matches('='));
+    // A daemon that accepted the config would serve until killed (on drop).
+    let mut daemon = Process::spawn("recalld serve", command);
+    let status = daemon.exit(Duration::from_secs(30)).await;
+    let stderr = daemon.stderr();
+    assert_eq!(status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains(
+            "recalld.yaml:9:15: client reader: secrets[0] is the same key as client oncall-bot's secrets[0] (line 6)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2hhcmVk"), "{stderr}");
 }
 
 /// Runs `recalld rules test --config CONFIG FLAG INPUT EXTRA...`.

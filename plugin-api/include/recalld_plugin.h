@@ -8,7 +8,7 @@
  * Every call takes UTF-8 JSON input as (ptr, len), borrowed for the call, and
  * writes UTF-8 JSON output into *out, allocated by the plugin and released by
  * the host through the table's own free function. Payload shapes are the JSON
- * forms of the types in plugin-api/src/types.rs (PrepareInput -> HttpRequest,
+ * forms of the types in plugin-api/src/types/ (PrepareInput -> HttpRequest,
  * InterpretInput -> Outcome, TokenInput -> HttpRequest or null,
  * TokenParseInput -> TokenReply; errors are {"code": "...", "message": "..."}).
  * Read payloads leniently: a newer minor version may add optional fields.

@@ -1,7 +1,9 @@
 //! The signature filter: size-limited body, then "which configured client
-//! signed this?". Every client is tried; the first whose secret matches
-//! wins. The replay check happens later, in the store, in the same
-//! transaction as the request's writes.
+//! signed this?". Every client of the request's scheme is tried until one
+//! of its keys verifies the signature. At most one can: the config refuses
+//! two clients of one scheme that share a key (`Config::resolve_secrets`).
+//! The replay check happens later, in the store, in the same transaction
+//! as the request's writes.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -94,14 +94,10 @@ impl AppState {
                 .secrets
                 .iter()
                 .enumerate()
-                .map(|(i, secret)| match client.scheme {
-                    Scheme::StandardWebhooks => crate::auth::decode_whsec(secret.expose())
+                .map(|(i, secret)| {
+                    (client.scheme.key(secret.expose()))
                         .map(|key| HmacKey::new(&key))
-                        .map_err(|e| format!("client {}: secrets[{i}]: {e}", client.name)),
-                    Scheme::Github if secret.expose().is_empty() => {
-                        Err(format!("client {}: secrets[{i}] is empty", client.name))
-                    }
-                    Scheme::Github => Ok(HmacKey::new(secret.expose().as_bytes())),
+                        .map_err(|e| format!("client {}: secrets[{i}]: {e}", client.name))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             if keys.is_empty() {

@@ -6,9 +6,16 @@
 //! would; has a chat-ops bot send a signed recall-by-tag; follows it; prints
 //! what happened per vendor and checks it against the sandbox's own count;
 //! then tracks an OTP and watches an age rule recall it.
+//!
+//! This file is the tour, step by step; what it sets up (the daemon's
+//! config, the plugins it needs) is in `setup`, the age-rule step in
+//! `age_rule`, and the closing report in `summary`.
+
+mod age_rule;
+mod setup;
+mod summary;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -19,31 +26,12 @@ use reqwest::{Method, StatusCode};
 use sandbox::{SeedRequest, Vendor};
 use serde_json::{Value, json};
 
-use super::recall::{Progress, SignedClient, expect, follow, print_summary};
-use crate::clock::now_ms;
+use super::recall::{Progress, SignedClient, expect, follow};
 use crate::config::Config;
-use crate::host::library_file_name;
 use crate::server::start;
-
-const BOT_SECRET: &str = "whsec_ZGVtby1ib3Qtc2VjcmV0LW5vdC1mb3ItcHJvZHVjdGlvbg==";
-const TAG: &str = "incident-42";
-/// The demo's age rule. The example rule waits 10 minutes; the tour cannot.
-const OTP_RULE: &str =
-    "# Recall one-time passwords shortly after sending (examples/rules/otp-expiry.yaml waits 10m).
-rules:
-  - name: otp-expiry
-    on:
-      sent: {tags: [otp]}
-      after: 2s
-    do: recall
-";
-const OTP_AFTER_MS: i64 = 2_000;
-const PLUGINS: [(&str, &str); 4] = [
-    ("feishu-helpdesk", "feishu"),
-    ("dingtalk", "dingtalk-main"),
-    ("engagelab", "engagelab-sgp"),
-    ("jpush", "jpush-main"),
-];
+use age_rule::age_rule_step;
+use setup::{BOT_SECRET, OTP_RULE, TAG, demo_config, plugin_dir};
+use summary::Summary;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -84,65 +72,6 @@ impl Tour {
             );
         }
     }
-}
-
-fn plugin_dir(args: &DemoArgs) -> anyhow::Result<PathBuf> {
-    let dir = match &args.plugins {
-        // Absolute: the demo's config lives in a temporary directory.
-        Some(dir) => std::path::absolute(dir)?,
-        None => std::env::current_exe()?
-            .parent()
-            .context("the binary has no directory")?
-            .to_owned(),
-    };
-    for (plugin, _) in PLUGINS {
-        let file = dir.join(library_file_name(plugin));
-        if !file.is_file() {
-            bail!(
-                "{} is missing; build the plugins first: `cargo build --release --workspace` (or pass --plugins DIR)",
-                file.display()
-            );
-        }
-    }
-    Ok(dir)
-}
-
-fn demo_config(
-    dir: &std::path::Path,
-    plugins: &std::path::Path,
-    vendor: std::net::SocketAddr,
-) -> String {
-    format!(
-        r#"listen: 127.0.0.1:0
-store: sqlite://{store}
-plugins:
-  paths: [{paths}]
-accounts:
-  feishu:
-    plugin: feishu-helpdesk
-    base_url: http://{vendor}
-    credentials: {{user_access_token: u-sandbox, helpdesk_id: hd-sandbox, helpdesk_token: hd-token-sandbox}}
-  dingtalk-main:
-    plugin: dingtalk
-    base_url: http://{vendor}
-    credentials: {{appkey: ding-sandbox, appsecret: ding-secret, agent_id: 1000}}
-  engagelab-sgp: {{plugin: engagelab, base_url: "http://{vendor}", credentials: {{app_key: el-sandbox, master_secret: el-secret}}}}
-  jpush-main: {{plugin: jpush, base_url: "http://{vendor}", credentials: {{app_key: jp-sandbox, master_secret: jp-secret}}}}
-clients:
-  oncall-bot:
-    secrets: ["{BOT_SECRET}"]
-    scopes: {{actions: [recall, cancel, track, read], tags: ["incident-*", "otp"], max_messages: 5000}}
-rules:
-  files: ["{rules}/*.yaml"]
-"#,
-        store = dir.join("recalld.db").display(),
-        rules = dir.join("rules").display(),
-        paths = PLUGINS
-            .iter()
-            .map(|(p, _)| format!("\"{}\"", plugins.join(library_file_name(p)).display()))
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -276,136 +205,25 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = stop_sandbox.send(());
     let _ = sandbox_task.await;
 
-    let ok = progress.state == "done"
-        && progress.counts.failed == 0
-        && duplicates == console_duplicates
-        && age.ok();
+    let summary = Summary {
+        job_id,
+        matched,
+        progress: &progress,
+        vendor_stats: &vendor_stats,
+        duplicates,
+        console_duplicates,
+        age: &age,
+        elapsed,
+    };
     if args.json {
-        let accounts: BTreeMap<&String, Value> = progress
-            .accounts
-            .iter()
-            .map(|(name, c)| {
-                let sandbox = vendor_stats.iter().find(|(n, _)| n == name).map(|(_, s)| json!({"recalled": s.recalled, "duplicate_recalls": s.duplicate_recalls}));
-                (name, json!({"total": c.total, "recalled": c.recalled, "already_recalled": c.already_recalled, "expired": c.expired, "failed": c.failed, "sandbox": sandbox}))
-            })
-            .collect();
-        let summary = json!({
-            "job_id": job_id, "state": progress.state, "matched": matched,
-            "total": progress.counts.total, "recalled": progress.counts.recalled,
-            "already_recalled": progress.counts.already_recalled, "expired": progress.counts.expired,
-            "failed": progress.counts.failed, "pending": progress.counts.pending,
-            "accounts": accounts, "duplicate_vendor_calls": duplicates, "elapsed_secs": elapsed,
-            "age_rule": age, "ok": ok,
-        });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        summary.print_json()?;
     } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out)?;
-        print_summary(&progress, &mut out)?;
-        writeln!(
-            out,
-            "\nvendor side (sandbox): every recalled message was recalled once; {duplicates} calls hit an already-withdrawn message (the {console_duplicates} withdrawn by hand)"
-        )?;
-        writeln!(
-            out,
-            "age rule {}: OTP {} on {} {} {:.1}s after sending (due after {:.1}s)",
-            age.rule,
-            age.remote_id,
-            age.account,
-            age.state,
-            age.after_sending_ms as f64 / 1000.0,
-            OTP_AFTER_MS as f64 / 1000.0
-        )?;
-        writeln!(out, "done in {elapsed:.1}s")?;
+        summary.print_text()?;
     }
-    Ok(if ok {
+    Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
-}
-
-/// What the age-rule step saw.
-#[derive(Debug, serde::Serialize)]
-struct AgeStep {
-    rule: &'static str,
-    account: &'static str,
-    remote_id: String,
-    /// The ledger state at the end (`recalled` when it worked).
-    state: String,
-    /// From sending to the ledger saying recalled.
-    after_sending_ms: i64,
-    /// Whether the sandbox saw the push withdrawn.
-    vendor_recalled: bool,
-}
-
-impl AgeStep {
-    fn ok(&self) -> bool {
-        self.state == "recalled" && self.vendor_recalled && self.after_sending_ms >= OTP_AFTER_MS
-    }
-}
-
-/// Sends and tracks one OTP push, then waits for the age rule to recall it.
-async fn age_rule_step(
-    tour: &Tour,
-    vendors: &sandbox::Sandbox,
-    bot: &SignedClient,
-) -> anyhow::Result<AgeStep> {
-    let account = "jpush-main";
-    let before = vendors.stats().jpush.recalled;
-    let seeded = vendors.seed(&SeedRequest {
-        count: 1,
-        vendors: vec![Vendor::JPush],
-        sent_ago_secs: 0,
-    });
-    let remote_id = seeded
-        .jpush
-        .first()
-        .context("the sandbox seeded no push")?
-        .clone();
-    let sent_at = vendors.now_ms();
-    let body = json!({"messages": [{"account": account, "remote_id": remote_id, "tags": ["otp"], "sent_at": sent_at}]});
-    let (status, answer) = bot
-        .send(Method::POST, "/v1/messages", serde_json::to_vec(&body)?)
-        .await?;
-    expect(status, answer, StatusCode::OK)?;
-    tour.step(format!(
-        "sent and tracked an OTP push ({account} {remote_id}, tag otp); age rule otp-expiry recalls it {}s after sending",
-        OTP_AFTER_MS / 1000
-    ));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let state = loop {
-        let (status, answer) = bot
-            .send(Method::GET, "/v1/messages?tag=otp&limit=10", Vec::new())
-            .await?;
-        let ledger = expect(status, answer, StatusCode::OK)?;
-        let state = ledger["messages"][0]["state"]
-            .as_str()
-            .unwrap_or("missing")
-            .to_owned();
-        if state != "sent" || Instant::now() > deadline {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let after_sending_ms = now_ms() - sent_at;
-    let vendor_recalled = vendors.stats().jpush.recalled == before + 1;
-    tour.step(format!(
-        "age rule otp-expiry: the OTP is {state} {:.1}s after sending (vendor side: {})",
-        after_sending_ms as f64 / 1000.0,
-        if vendor_recalled {
-            "withdrawn"
-        } else {
-            "NOT withdrawn"
-        }
-    ));
-    Ok(AgeStep {
-        rule: "otp-expiry",
-        account,
-        remote_id,
-        state,
-        after_sending_ms,
-        vendor_recalled,
     })
 }
 

@@ -7,6 +7,7 @@
 //! directory.
 
 mod raw;
+mod resolve;
 mod secret;
 mod typed;
 
@@ -164,6 +165,20 @@ pub enum Scheme {
     Github,
 }
 
+impl Scheme {
+    /// The HMAC key a resolved secret of this scheme stands for: the
+    /// decoded part of a `whsec_<base64>` secret, or a GitHub secret's own
+    /// bytes. Two secrets are the same key when these bytes are equal,
+    /// however each is written.
+    pub fn key(self, secret: &str) -> Result<Vec<u8>, String> {
+        match self {
+            Scheme::StandardWebhooks => crate::auth::decode_whsec(secret),
+            Scheme::Github if secret.is_empty() => Err("the secret is empty".to_owned()),
+            Scheme::Github => Ok(secret.as_bytes().to_vec()),
+        }
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -314,75 +329,6 @@ impl Config {
         errors.sort_by_key(|e| (e.line, e.column));
         Ok((config, errors))
     }
-
-    /// Replaces every `${env:..}`/`${file:..}` in credentials and client
-    /// secrets with its value; a relative `${file:PATH}` is read from the
-    /// config file's folder. Errors name the account or client and the key,
-    /// at the value's place in the config.
-    pub fn resolve_secrets(&mut self) -> Result<(), ConfigErrors> {
-        let mut errors = Vec::new();
-        let file = self.path.clone();
-        let base = file.parent().map(Path::to_owned).unwrap_or_default();
-        let expand = |value: &str| secret::expand(&anchor_file_references(value, &base));
-        for account in self.accounts.values_mut() {
-            for (key, value) in account.credentials.iter_mut() {
-                if let serde_json::Value::String(s) = value {
-                    match expand(s) {
-                        Ok(resolved) => *s = resolved,
-                        Err(e) => errors.push(ConfigError {
-                            file: file.clone(),
-                            line: account.location.0,
-                            column: account.location.1,
-                            message: format!("account {}: credentials.{key}: {e}", account.name),
-                        }),
-                    }
-                }
-            }
-        }
-        for client in self.clients.values_mut() {
-            let locations = client.secret_locations.iter().copied();
-            for (secret, (line, column)) in client.secrets.iter_mut().zip(locations) {
-                match expand(secret.expose()) {
-                    Ok(resolved) => *secret = Secret::new(resolved),
-                    Err(e) => errors.push(ConfigError {
-                        file: file.clone(),
-                        line,
-                        column,
-                        message: format!("client {}: secrets: {e}", client.name),
-                    }),
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigErrors(errors))
-        }
-    }
-}
-
-/// `value` with each relative `${file:PATH}` made relative to `base` (the
-/// config's folder); `secret::expand` reads paths as given.
-fn anchor_file_references(value: &str, base: &Path) -> String {
-    const OPEN: &str = "${file:";
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find(OPEN) {
-        let after = &rest[start + OPEN.len()..];
-        let Some(end) = after.find('}') else {
-            break;
-        };
-        out.push_str(&rest[..start + OPEN.len()]);
-        let path = &after[..end];
-        if path.is_empty() || Path::new(path).is_absolute() {
-            out.push_str(path);
-        } else {
-            out.push_str(&base.join(path).to_string_lossy());
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

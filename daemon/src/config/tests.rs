@@ -193,3 +193,73 @@ fn the_example_config_loads_the_first_party_plugins_only() {
     );
     assert!(config.plugins.paths[0].starts_with("/repo/examples/../target/release"));
 }
+
+/// Two clients with one key: `authenticate` would credit a request signed
+/// with it to whichever client it tries first, with that client's scopes.
+#[test]
+fn two_clients_sharing_a_key_are_refused_naming_both_and_not_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // The same key as bot's first secret, written without base64 padding.
+    std::fs::write(dir.path().join("ops-secret"), "whsec_c2hhcmVkLWtleQ\n").unwrap();
+    // hub's GitHub secret is bot's key as bytes ("shared-key"), but the
+    // schemes differ, and so do the headers that pick a scheme: no clash.
+    let text = r#"listen: 127.0.0.1:1
+store: "sqlite::memory:"
+clients:
+  bot:
+    secrets: ["whsec_c2hhcmVkLWtleQ==", "whsec_Ym90LW9ubHk=", "whsec_Ym90LW9ubHk="]
+    scopes: {actions: [read]}
+  hub:
+    secrets: ["shared-key"]
+    scheme: github
+    scopes: {actions: [recall]}
+  ops:
+    secrets: ["${file:ops-secret}"]
+    scopes: {actions: [recall], all: true}
+  relay:
+    secrets: ["shared-key"]
+    scheme: github
+    scopes: {actions: [recall]}
+"#;
+    let path = dir.path().join("recalld.yaml");
+    let mut config = Config::parse(&path, text).unwrap();
+    let errors = config.resolve_secrets().unwrap_err().0;
+    let found: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with(
+            "12:15: client ops: secrets[0] is the same key as client bot's secrets[0] (line 5)"
+        ),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[1].starts_with(
+            "15:15: client relay: secrets[0] is the same key as client hub's secrets[0] (line 8)"
+        ),
+        "{}",
+        found[1]
+    );
+    for error in &found {
+        assert!(error.contains("give each client its own secret"), "{error}");
+        for secret in ["c2hhcmVk", "shared-key"] {
+            assert!(!error.contains(secret), "{error} shows {secret}");
+        }
+    }
+}
+
+#[test]
+fn clients_with_keys_of_their_own_resolve() {
+    let text = r#"listen: 127.0.0.1:1
+store: "sqlite::memory:"
+clients:
+  bot: {secrets: ["whsec_c2hhcmVkLWtleQ==", "whsec_c2hhcmVkLWtleQ=="], scopes: {actions: [read]}}
+  ops: {secrets: ["whsec_Ym90LW9ubHk="], scopes: {actions: [recall]}}
+  hub: {secrets: ["shared-key"], scheme: github, scopes: {actions: [recall]}}
+"#;
+    let mut config = Config::parse(Path::new("c.yaml"), text).unwrap();
+    config.resolve_secrets().unwrap();
+}

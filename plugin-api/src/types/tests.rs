@@ -1,7 +1,7 @@
 //! The wire format: what each payload accepts and how it reads.
 
 use super::*;
-use serde_json::json;
+use serde_json::{Map, json};
 
 #[test]
 fn outcome_json_is_tagged_snake_case() {

@@ -77,3 +77,35 @@ fn a_relative_file_secret_is_read_beside_the_config() {
     let checked = check(&config);
     assert!(checked.errors.is_empty(), "{:#?}", checked.errors);
 }
+
+#[test]
+fn two_clients_sharing_a_literal_secret_are_located_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("recalld.yaml");
+    std::fs::write(
+        &config,
+        r#"listen: 127.0.0.1:0
+store: "sqlite::memory:"
+accounts: {}
+clients:
+  oncall-bot:
+    secrets: ["whsec_dGVzdA=="]
+    scopes: {actions: [recall]}
+  reader:
+    secrets: ["whsec_b3duLWtleQ==", "whsec_dGVzdA=="]
+    scopes: {actions: [read]}
+"#,
+    )
+    .unwrap();
+    let checked = check(&config);
+    let errors = located(dir.path(), &checked.errors);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(
+            "recalld.yaml:9:37: client reader: secrets[1] is the same key as client oncall-bot's secrets[0] (line 6)"
+        ),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("dGVzdA"), "{}", errors[0]);
+}
