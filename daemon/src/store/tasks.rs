@@ -120,10 +120,16 @@ pub(super) fn claim(
             continue;
         }
         if r.get::<_, i64>(11)? > 0 {
-            let other_out = match (suspect_out, busy.suspect) {
-                (Some(known), _) => known,
-                (None, Some(other)) if other != task_id => *suspect_out.insert(still_out(other)?),
-                (None, _) => *suspect_out.insert(false),
+            let other_out = match suspect_out {
+                Some(known) => known,
+                None => {
+                    let known = match busy.suspect {
+                        Some(other) if other != task_id => still_out(other)?,
+                        _ => false,
+                    };
+                    suspect_out = Some(known);
+                    known
+                }
             };
             if other_out {
                 deferred_suspects.push(task_id);
