@@ -6,10 +6,14 @@
 //! already-recalled answer absorbs a repeated call) and counted as
 //! interrupted once more. A task that crashes the daemon itself (a plugin
 //! that aborts on one message, say) would make it crash at every start, so a
-//! task out at [`MAX_INTERRUPTED`] stops is failed instead. Until then, an
-//! interrupted task is a *suspect*: the claim hands out one suspect at a
-//! time (`tasks.rs`), so the suspects that were only out beside the one at
-//! fault are never out with it again, and only it runs out of tries.
+//! task out at [`MAX_INTERRUPTED`] stops is failed instead.
+//!
+//! Tasks out at `MAX_INTERRUPTED - 1` stops are *suspects*: the claim hands
+//! out one suspect at a time (`tasks.rs`), beside any number of other tasks.
+//! The culprit is out at every crash it causes, so no task has been out at
+//! more of them than it; once it is a suspect, no other suspect is out with
+//! it again, and it alone reaches the last stop. Tasks out at one crash only
+//! (after a plain `kill -9`, all of them) are tried again at full speed.
 
 use rusqlite::{Connection, params};
 
@@ -20,6 +24,9 @@ use super::{StoreError, TaskResult, TaskState};
 /// How many stops of the daemon a task may be out at, with no result
 /// recorded, before it is failed rather than tried again.
 pub const MAX_INTERRUPTED: u32 = 3;
+
+/// Out at this many stops, a task is a suspect, tried one at a time.
+pub(super) const SUSPECT_AT: i64 = MAX_INTERRUPTED as i64 - 1;
 
 /// What a start did with the tasks the last run left out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

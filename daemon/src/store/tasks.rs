@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::progress::finish_job_if_done;
+use super::recovery::SUSPECT_AT;
 use super::states::{SETTLED, audit, message_state, parse_action, settled_state};
 use super::{ClaimedTask, StoreError, TaskResult, TaskState};
 
@@ -30,8 +31,8 @@ pub(super) const NEXT_DUE: &str =
 pub(super) struct Busy {
     /// The message of each task out: message id → task id.
     messages: HashMap<i64, i64>,
-    /// The one suspect out, if any: a task that was out when the daemon
-    /// stopped without its result (see `recovery.rs`).
+    /// The one suspect out, if any: a task that was out at all but the
+    /// last of the stops it may be out at (see `recovery.rs`).
     suspect: Option<i64>,
 }
 
@@ -58,10 +59,10 @@ pub(super) const SUSPECT_DEFER_MS: i64 = 50;
 /// - a task whose message another job has since recalled (or cancelled) is
 ///   recorded `already_done` here, without a vendor call;
 /// - a task whose message has another task out waits [`DEFER_MS`];
-/// - a suspect (a task out at an earlier stop of the daemon) is handed out
-///   only while no other suspect is out, else it waits [`SUSPECT_DEFER_MS`]:
-///   a task that crashes the daemon then takes no other suspect down with it,
-///   so only it runs out of tries (`recovery.rs`).
+/// - a suspect (a task out at [`SUSPECT_AT`] stops of the daemon) is handed
+///   out only while no other suspect is out, else it waits
+///   [`SUSPECT_DEFER_MS`]: a task that crashes the daemon then takes no
+///   other suspect down with it, so only it runs out of tries (`recovery.rs`).
 pub(super) fn claim(
     conn: &Connection,
     busy: &mut Busy,
@@ -119,7 +120,7 @@ pub(super) fn claim(
             deferred.push(task_id);
             continue;
         }
-        if r.get::<_, i64>(11)? > 0 {
+        if r.get::<_, i64>(11)? >= SUSPECT_AT {
             let other_out = match suspect_out {
                 Some(known) => known,
                 None => {

@@ -1,9 +1,10 @@
 //! Tasks out when the daemon stopped: a graceful stop hands them back as
-//! they were; after a crash they are suspects, tried one at a time, and one
-//! out at every one of `MAX_INTERRUPTED` stops fails instead of crashing the
-//! daemon forever.
+//! they were; after a crash they are tried again, those out at all but the
+//! last allowed stop are suspects, tried one at a time, and one out at
+//! `MAX_INTERRUPTED` stops fails instead of crashing the daemon forever.
 
 use super::{recall, result, track};
+use crate::store::recovery::SUSPECT_AT;
 use crate::store::tasks::SUSPECT_DEFER_MS;
 use crate::store::*;
 
@@ -54,19 +55,29 @@ async fn a_task_out_at_every_stop_fails_at_the_last_and_its_job_ends() {
     );
 }
 
+const FOUR: [(&str, &str); 4] = [("a", "1"), ("a", "2"), ("a", "3"), ("a", "4")];
+
+#[tokio::test]
+async fn after_one_crash_the_tasks_out_are_tried_again_all_at_once() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    track(&store, &FOUR, "x").await;
+    recall(&store, "x").await;
+    assert_eq!(store.claim("a".into(), 5_000, 3).await.unwrap().len(), 3);
+    assert_eq!(store.recover(5_000).await.unwrap().resumed, 3);
+    let claimed = store.claim("a".into(), 5_000, 10).await.unwrap();
+    assert_eq!(ids(&claimed), ["1", "2", "3", "4"]);
+}
+
 #[tokio::test]
 async fn suspects_are_out_one_at_a_time_beside_the_other_tasks() {
     let store = SqliteStore::open_in_memory().unwrap();
-    track(
-        &store,
-        &[("a", "1"), ("a", "2"), ("a", "3"), ("a", "4")],
-        "x",
-    )
-    .await;
+    track(&store, &FOUR, "x").await;
     recall(&store, "x").await;
-    // Three tasks out at a crash.
-    assert_eq!(store.claim("a".into(), 5_000, 3).await.unwrap().len(), 3);
-    assert_eq!(store.recover(5_000).await.unwrap().resumed, 3);
+    // The same three tasks out at the crashes that make them suspects.
+    for _ in 0..SUSPECT_AT {
+        assert_eq!(store.claim("a".into(), 5_000, 3).await.unwrap().len(), 3);
+        assert_eq!(store.recover(5_000).await.unwrap().resumed, 3);
+    }
 
     // One suspect out, and the task that was never out; the other two
     // suspects wait.
