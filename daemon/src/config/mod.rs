@@ -331,5 +331,19 @@ impl Config {
     }
 }
 
+/// For tests: `errors`, each rendered `file:line:col: message`, are exactly
+/// `expected` in order, each at its place (`file:line:col:`) and with its
+/// words.
+#[cfg(test)]
+pub(crate) fn assert_located(errors: &[String], expected: &[(&str, &str)]) {
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for ((at, words), error) in expected.iter().zip(errors) {
+        assert!(
+            error.starts_with(at) && error.contains(words),
+            "expected {at} … {words}, got {error}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests;

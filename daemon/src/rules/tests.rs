@@ -228,13 +228,7 @@ fn every_error_in_every_file_is_reported_with_its_location() {
         ("a.yaml:31:5:", "limt"),
         ("b.yaml:2:11:", "already used at"),
     ];
-    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
-    for ((at, words), error) in expected.iter().zip(&errors) {
-        assert!(
-            error.starts_with(at) && error.contains(words),
-            "expected {at} … {words}, got {error}"
-        );
-    }
+    crate::config::assert_located(&errors, &expected);
 }
 
 #[test]

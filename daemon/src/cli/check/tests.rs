@@ -52,13 +52,7 @@ rules: {files: ["rules/*.yaml", "rules/[.yaml"]}
         ("recalld.yaml:11:33: ", "not a glob"),
         ("rules/main.yaml:5:9: ", "not an action"),
     ];
-    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
-    for ((at, words), error) in expected.iter().zip(&errors) {
-        assert!(
-            error.starts_with(at) && error.contains(words),
-            "expected {at}… {words}, got {error}"
-        );
-    }
+    crate::config::assert_located(&errors, &expected);
 }
 
 #[test]

@@ -36,13 +36,7 @@ fn rules_that_can_never_fire_are_refused_where_written() {
         ("a.yaml:15:20:", "never comes again"),
         ("a.yaml:19:38:", "on.after must be at most"),
     ];
-    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
-    for ((at, words), error) in expected.iter().zip(&errors) {
-        assert!(
-            error.starts_with(at) && error.contains(words),
-            "expected {at} … {words}, got {error}"
-        );
-    }
+    crate::config::assert_located(&errors, &expected);
 }
 
 #[test]
