@@ -17,9 +17,8 @@
 
 use rusqlite::{Connection, params};
 
-use super::states::parse_action;
-use super::tasks::{Busy, finish};
-use super::{StoreError, TaskResult, TaskState};
+use super::StoreError;
+use super::tasks::{Busy, FAILED_COLUMNS, failed, finish};
 
 /// How many stops of the daemon a task may be out at, with no result
 /// recorded, before it is failed rather than tried again.
@@ -74,35 +73,25 @@ pub(super) fn recover(
             (_, false) => resumed += 1,
         }
     }
-    let mut task = conn.prepare_cached(
-        "SELECT t.job_id, t.message_id, t.account, t.attempts, j.action
-         FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
-    )?;
-    let failed = spent
+    let mut task = conn.prepare_cached(&format!(
+        "SELECT {FAILED_COLUMNS} FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1"
+    ))?;
+    let given_up = spent
         .into_iter()
         .map(|task_id| {
             task.query_row(params![task_id], |r| {
-                Ok(TaskResult {
-                    task_id,
-                    job_id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    account: r.get(2)?,
-                    attempts: r.get(3)?,
-                    action: parse_action(&r.get::<_, String>(4)?),
-                    state: TaskState::Failed,
-                    error: Some(format!(
+                failed(r, now_ms, |_| {
+                    format!(
                         "the daemon stopped {MAX_INTERRUPTED} times while this task was out, \
                          with no result recorded (did the plugin crash on it?); not tried again"
-                    )),
-                    next_at_ms: now_ms,
-                    at_ms: now_ms,
+                    )
                 })
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    finish(conn, busy, &failed)?;
+    finish(conn, busy, &given_up)?;
     Ok(Recovered {
         resumed,
-        failed: failed.len() as u64,
+        failed: given_up.len() as u64,
     })
 }

@@ -182,6 +182,32 @@ pub(super) fn claim(
     Ok(tasks)
 }
 
+/// What [`failed`] reads of a task, from `tasks t JOIN jobs j`.
+pub(super) const FAILED_COLUMNS: &str =
+    "t.id, t.job_id, t.message_id, t.account, t.attempts, j.action";
+
+/// The task in a row of [`FAILED_COLUMNS`], failed at `now_ms` with the
+/// error `why` gives for its account.
+pub(super) fn failed(
+    r: &rusqlite::Row<'_>,
+    now_ms: i64,
+    why: impl FnOnce(&str) -> String,
+) -> rusqlite::Result<TaskResult> {
+    let account: String = r.get(3)?;
+    Ok(TaskResult {
+        task_id: r.get(0)?,
+        job_id: r.get(1)?,
+        message_id: r.get(2)?,
+        action: parse_action(&r.get::<_, String>(5)?),
+        error: Some(why(&account)),
+        account,
+        state: TaskState::Failed,
+        attempts: r.get(4)?,
+        next_at_ms: now_ms,
+        at_ms: now_ms,
+    })
+}
+
 /// Fails every pending task of an account not in `served`: after a config
 /// change dropped or renamed an account, its tasks would wait forever for a
 /// lane that does not exist, and their jobs would never be done. Returns how
@@ -194,31 +220,18 @@ pub(super) fn fail_unserved(
 ) -> Result<u64, StoreError> {
     let placeholders = vec!["?"; served.len()].join(", ");
     let mut query = conn.prepare(&format!(
-        "SELECT t.id, t.job_id, t.message_id, t.account, t.attempts, j.action
-         FROM tasks t JOIN jobs j ON j.id = t.job_id
+        "SELECT {FAILED_COLUMNS} FROM tasks t JOIN jobs j ON j.id = t.job_id
          WHERE t.state = 'pending' AND t.account NOT IN ({placeholders})"
     ))?;
-    let failed = query
+    let unserved = query
         .query_map(rusqlite::params_from_iter(served), |r| {
-            let account: String = r.get(3)?;
-            Ok(TaskResult {
-                task_id: r.get(0)?,
-                job_id: r.get(1)?,
-                message_id: r.get(2)?,
-                action: parse_action(&r.get::<_, String>(5)?),
-                error: Some(format!(
-                    "account {account:?} is not configured: no lane serves it"
-                )),
-                account,
-                state: TaskState::Failed,
-                attempts: r.get(4)?,
-                next_at_ms: now_ms,
-                at_ms: now_ms,
+            failed(r, now_ms, |account| {
+                format!("account {account:?} is not configured: no lane serves it")
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    finish(conn, busy, &failed)?;
-    Ok(failed.len() as u64)
+    finish(conn, busy, &unserved)?;
+    Ok(unserved.len() as u64)
 }
 
 /// One attempt as the audit log keeps it.
